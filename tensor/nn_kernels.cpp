@@ -1,0 +1,122 @@
+// nn_kernels.cpp — softmax, log_softmax and layer norm (forward and backward): checks + dispatch.
+//
+// The kernels are in cpu/nn_kernels.cpp. Softmax works along any dim of a tensor with any
+// strides; layer norm normalises the last dim and copies a non-contiguous input first. Every
+// result is a fresh contiguous tensor. (gelu_backward, listed with these in the brief, lives with
+// gelu in elementwise.cpp.)
+#include <stdexcept>
+#include <string>
+
+#include "tensor/check.h"
+#include "tensor/cpu/nn_kernels.h"
+#include "tensor/ops.h"
+
+namespace tg {
+
+namespace {
+
+Tensor softmax_forward(const Tensor& x, int64_t dim, bool log) {
+  const char* op = log ? "log_softmax" : "softmax";
+  check_floating(x, op);
+  check_cpu(x, op);
+  if (x.dim() == 0) return softmax_forward(x.view({1}), dim, log).view({});
+  dim = normalize_dim(dim, x.dim(), op);
+  Tensor y(x.shape(), x.dtype(), x.device());
+  cpu::softmax(x, dim, log, y);
+  return y;
+}
+
+Tensor softmax_backward_any(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log) {
+  const char* op = log ? "log_softmax_backward" : "softmax_backward";
+  check_same(grad_y, y, op);
+  check_floating(y, op);
+  check_cpu(y, op);
+  if (grad_y.shape() != y.shape()) {
+    throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(grad_y.shape()) +
+                                " does not match output " + shape_str(y.shape()));
+  }
+  if (y.dim() == 0) {
+    return softmax_backward_any(grad_y.view({1}), y.view({1}), dim, log).view({});
+  }
+  dim = normalize_dim(dim, y.dim(), op);
+  Tensor grad_x(y.shape(), y.dtype(), y.device());
+  cpu::softmax_backward(grad_y, y, dim, log, grad_x);
+  return grad_x;
+}
+
+// weight / bias of layer norm: undefined, or (C) with x's dtype and device.
+void check_affine_param(const Tensor& p, const Tensor& x, const char* name, const char* op) {
+  if (!p.defined()) return;
+  check_same(x, p, op);
+  if (p.shape() != Shape{x.size(-1)}) {
+    throw std::invalid_argument(std::string(op) + ": " + name + " " + shape_str(p.shape()) +
+                                " does not match the last dim of x " + shape_str(x.shape()));
+  }
+}
+
+// x's shape without its last dim: the shape of mean and rstd.
+Shape row_shape(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 1); }
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, true); }
+
+Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) {
+  return softmax_backward_any(grad_y, y, dim, false);
+}
+Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) {
+  return softmax_backward_any(grad_y, y, dim, true);
+}
+
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           double eps) {
+  check_floating(x, "layer_norm");
+  check_cpu(x, "layer_norm");
+  if (x.dim() == 0) throw std::invalid_argument("layer_norm: x must have at least one dim, got ()");
+  check_affine_param(weight, x, "weight", "layer_norm");
+  check_affine_param(bias, x, "bias", "layer_norm");
+  if (eps < 0) throw std::invalid_argument("layer_norm: eps must be >= 0");
+  const Tensor xc = x.contiguous();  // (R, C)
+  LayerNormResult out{Tensor(x.shape(), x.dtype(), x.device()),
+                      Tensor(row_shape(x), x.dtype(), x.device()),
+                      Tensor(row_shape(x), x.dtype(), x.device())};
+  cpu::layer_norm(xc, weight.defined() ? weight.contiguous() : weight,
+                  bias.defined() ? bias.contiguous() : bias, eps, out.y, out.mean, out.rstd);
+  return out;
+}
+
+LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd) {
+  const char* op = "layer_norm_backward";
+  check_floating(x, op);
+  check_cpu(x, op);
+  check_same(x, grad_y, op);
+  check_same(x, mean, op);
+  check_same(x, rstd, op);
+  if (x.dim() == 0) throw std::invalid_argument("layer_norm_backward: x must have at least one dim");
+  check_affine_param(weight, x, "weight", op);
+  if (grad_y.shape() != x.shape()) {
+    throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(grad_y.shape()) +
+                                " does not match x " + shape_str(x.shape()));
+  }
+  for (const Tensor* t : {&mean, &rstd}) {
+    if (t->shape() != row_shape(x)) {
+      throw std::invalid_argument(std::string(op) + ": " + (t == &mean ? "mean " : "rstd ") +
+                                  shape_str(t->shape()) + " does not match x " +
+                                  shape_str(x.shape()) + " without its last dim");
+    }
+  }
+  LayerNormGrads grads;
+  grads.dx = Tensor(x.shape(), x.dtype(), x.device());
+  if (weight.defined()) {
+    grads.dweight = Tensor(weight.shape(), x.dtype(), x.device());
+    grads.dbias = Tensor(weight.shape(), x.dtype(), x.device());
+  }
+  cpu::layer_norm_backward(grad_y.contiguous(), x.contiguous(),
+                           weight.defined() ? weight.contiguous() : weight, mean.contiguous(),
+                           rstd.contiguous(), grads.dx, grads.dweight, grads.dbias);
+  return grads;
+}
+
+}  // namespace tg

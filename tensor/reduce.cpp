@@ -1,0 +1,143 @@
+// reduce.cpp — sum, mean, max, min, logsumexp over any set of dims; argmax; sum_to_shape.
+//
+// Each op resolves its dims (negative allowed, empty = all, a repeat is an error), splits x's
+// dims into kept and reduced ones (cpu::ReduceGeometry) and calls the CPU kernel, which walks x
+// in place for the common layouts; for the rest, x is first permuted to (kept..., reduced...) and
+// made contiguous. With keepdim the reduced dims stay as size 1. Results are contiguous.
+//   sum over no elements = 0, mean = NaN, logsumexp = -inf; max/min/argmax of nothing throw.
+#include <stdexcept>
+#include <string>
+
+#include "tensor/check.h"
+#include "tensor/cpu/reduce.h"
+#include "tensor/ops.h"
+
+namespace tg {
+
+namespace {
+
+// reduced[d] is true when dim d of x is reduced.
+std::vector<bool> reduced_mask(const Tensor& x, const std::vector<int64_t>& dims, const char* op) {
+  std::vector<bool> reduced(x.dim(), dims.empty());
+  for (int64_t d : dims) {
+    const int64_t k = normalize_dim(d, x.dim(), op);
+    if (reduced[k]) {
+      throw std::invalid_argument(std::string(op) + ": dim " + std::to_string(k) +
+                                  " repeated in dims " + shape_str(dims) +
+                                  " for a tensor of shape " + shape_str(x.shape()));
+    }
+    reduced[k] = true;
+  }
+  return reduced;
+}
+
+cpu::ReduceGeometry geometry(const Tensor& x, const std::vector<bool>& reduced) {
+  cpu::ReduceGeometry g;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    (reduced[d] ? g.reduced : g.kept).push_back(x.size(d));
+    (reduced[d] ? g.reduced_strides : g.kept_strides).push_back(x.stride(d));
+  }
+  return g;
+}
+
+Shape result_shape(const Tensor& x, const std::vector<bool>& reduced, bool keepdim) {
+  Shape shape;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (!reduced[d]) {
+      shape.push_back(x.size(d));
+    } else if (keepdim) {
+      shape.push_back(1);
+    }
+  }
+  return shape;
+}
+
+// x seen with its kept dims first and reduced dims last, contiguous; and the matching mask.
+Tensor reduced_dims_last(const Tensor& x, std::vector<bool>& reduced) {
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (!reduced[d]) order.push_back(d);
+  }
+  const size_t kept = order.size();
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (reduced[d]) order.push_back(d);
+  }
+  for (size_t i = 0; i < reduced.size(); ++i) reduced[i] = i >= kept;
+  return x.permute(order).contiguous();
+}
+
+Tensor reduce(cpu::ReduceOp op, const char* name, const Tensor& x,
+              const std::vector<int64_t>& dims, bool keepdim) {
+  check_floating(x, name);
+  check_cpu(x, name);
+  std::vector<bool> reduced = reduced_mask(x, dims, name);
+  Tensor out(result_shape(x, reduced, keepdim), x.dtype());
+  cpu::ReduceGeometry g = geometry(x, reduced);
+  if ((op == cpu::ReduceOp::Max || op == cpu::ReduceOp::Min) && shape_numel(g.reduced) == 0 &&
+      out.numel() > 0) {
+    throw std::invalid_argument(std::string(name) + ": cannot reduce over zero elements (shape " +
+                                shape_str(x.shape()) + ", dims " + shape_str(dims) + ")");
+  }
+  Tensor src = x;
+  if (cpu::reduce_needs_copy(g)) {
+    src = reduced_dims_last(x, reduced);
+    g = geometry(src, reduced);
+  }
+  dispatch_float(x.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::reduce<T>(op, src.data<T>(), g, out.data<T>());
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  return reduce(cpu::ReduceOp::Sum, "sum", x, dims, keepdim);
+}
+
+Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  return reduce(cpu::ReduceOp::Mean, "mean", x, dims, keepdim);
+}
+
+Tensor max(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  return reduce(cpu::ReduceOp::Max, "max", x, dims, keepdim);
+}
+
+Tensor min(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  return reduce(cpu::ReduceOp::Min, "min", x, dims, keepdim);
+}
+
+Tensor logsumexp(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  return reduce(cpu::ReduceOp::LogSumExp, "logsumexp", x, dims, keepdim);
+}
+
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  check_floating(x, "argmax");
+  check_cpu(x, "argmax");
+  const int64_t d = normalize_dim(dim, x.dim(), "argmax");
+  std::vector<bool> reduced(x.dim(), false);
+  reduced[d] = true;
+  Tensor out(result_shape(x, reduced, keepdim), DType::I64);
+  if (x.size(d) == 0 && out.numel() > 0) {
+    throw std::invalid_argument("argmax: cannot reduce over zero elements (shape " +
+                                shape_str(x.shape()) + ", dim " + std::to_string(dim) + ")");
+  }
+  const cpu::ReduceGeometry g = geometry(x, reduced);
+  dispatch_float(x.dtype(), "argmax", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::argmax<T>(x.data<T>(), g, out.data<int64_t>());
+  });
+  return out;
+}
+
+Tensor sum_to_shape(const Tensor& x, const Shape& shape) {
+  check_defined(x, "sum_to_shape");
+  if (x.shape() == shape) return x;
+  const std::vector<int64_t> dims = broadcast_reduce_dims(x.shape(), shape, "sum_to_shape");
+  if (dims.empty()) return x.reshape(shape);  // only size-1 dims differ; nothing to add up
+  // keepdim leaves x's rank with 1s at the summed dims; dropping the leading ones gives `shape`.
+  return sum(x, dims, /*keepdim=*/true).view(shape);
+}
+
+}  // namespace tg

@@ -17,9 +17,10 @@ using Grads = std::vector<Tensor>;
 using Needs = std::vector<bool>;
 
 namespace {
+// (..., M, K) -> (..., K, M): a view with the last two strides swapped, no copy.
 Tensor matrix_transpose(const Tensor& t) {
   return t.transpose(-1, -2);
-}  // a view
+}
 }  // namespace
 
 // ---- matmul: y = a @ b

@@ -40,12 +40,14 @@ Variable layer_norm(const Variable& x, const Variable& weight, const Variable& b
   return make_op("layer_norm", std::move(r.y), {x, weight, bias},
                  [xv, wv, mean = r.mean, rstd = r.rstd, bias_shape](const Tensor& g,
                                                                     const Needs& needs) -> Grads {
-                   // dx = rstd * (g w - mean_C(g w) - x_hat * mean_C(g w * x_hat)), x_hat = (x -
-                   // mean) rstd; dweight = sum over rows of g * x_hat; dbias = sum over rows of g.
+                   // x_hat = (x - mean) rstd:
+                   // dx = rstd * (g w - mean_C(g w) - x_hat * mean_C(g w x_hat)),
+                   // dweight = sum over rows of g x_hat, dbias = sum over rows of g.
                    LayerNormGrads d = tg::layer_norm_backward(g, xv, wv, mean, rstd);
                    Tensor dbias = d.dbias;
-                   if (needs[2] && !dbias.defined())
-                     dbias = sum_to_shape(g, bias_shape);  // bias, no weight
+                   if (needs[2] && !dbias.defined()) {
+                     dbias = sum_to_shape(g, bias_shape);  // a bias without a weight
+                   }
                    return {needs[0] ? d.dx : Tensor(), needs[1] ? d.dweight : Tensor(),
                            needs[2] ? dbias : Tensor()};
                  });

@@ -48,8 +48,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;  // (..., M, K)
   const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;  // (..., K, N)
   if (a2.size(-1) != b2.size(-2)) {
-    throw std::invalid_argument("matmul: inner dimensions differ: " + shape_str(a.shape()) +
-                                " @ " + shape_str(b.shape()));
+    throw std::invalid_argument("matmul: inner dimensions differ: " + shape_str(a.shape()) + " @ " +
+                                shape_str(b.shape()));
   }
   const int64_t M = a2.size(-2), N = b2.size(-1);
   Shape out_shape = batch_shape(a2, b2, a.shape(), b.shape());
@@ -65,7 +65,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
       cpu::matmul(a2, b2, out);
       return out.view(result_shape);
     }
-    case Device::CUDA: break;
+    case Device::CUDA:
+      break;
   }
   check_cpu(a, "matmul");  // throws: no CUDA matmul yet
   return Tensor();

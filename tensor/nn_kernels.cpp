@@ -55,12 +55,18 @@ void check_affine_param(const Tensor& p, const Tensor& x, const char* name, cons
 }
 
 // x's shape without its last dim: the shape of mean and rstd.
-Shape row_shape(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 1); }
+Shape row_shape(const Tensor& x) {
+  return Shape(x.shape().begin(), x.shape().end() - 1);
+}
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, true); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+  return softmax_forward(x, dim, false);
+}
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return softmax_forward(x, dim, true);
+}
 
 Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) {
   return softmax_backward_any(grad_y, y, dim, false);
@@ -69,8 +75,7 @@ Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) 
   return softmax_backward_any(grad_y, y, dim, true);
 }
 
-LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                           double eps) {
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   check_floating(x, "layer_norm");
   check_cpu(x, "layer_norm");
   if (x.dim() == 0) throw std::invalid_argument("layer_norm: x must have at least one dim, got ()");
@@ -94,7 +99,8 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const 
   check_same(x, grad_y, op);
   check_same(x, mean, op);
   check_same(x, rstd, op);
-  if (x.dim() == 0) throw std::invalid_argument("layer_norm_backward: x must have at least one dim");
+  if (x.dim() == 0)
+    throw std::invalid_argument("layer_norm_backward: x must have at least one dim");
   check_affine_param(weight, x, "weight", op);
   if (grad_y.shape() != x.shape()) {
     throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(grad_y.shape()) +

@@ -66,8 +66,8 @@ Tensor reduced_dims_last(const Tensor& x, std::vector<bool>& reduced) {
   return x.permute(order).contiguous();
 }
 
-Tensor reduce(cpu::ReduceOp op, const char* name, const Tensor& x,
-              const std::vector<int64_t>& dims, bool keepdim) {
+Tensor reduce(cpu::ReduceOp op, const char* name, const Tensor& x, const std::vector<int64_t>& dims,
+              bool keepdim) {
   check_floating(x, name);
   check_cpu(x, name);
   std::vector<bool> reduced = reduced_mask(x, dims, name);

@@ -47,8 +47,8 @@ void check_index_fits(const Tensor& index, const Shape& shape, int64_t dim, cons
 
 void check_rank(const Tensor& index, const Shape& shape, const char* op, const char* what) {
   if (index.dim() != static_cast<int64_t>(shape.size())) {
-    throw std::invalid_argument(std::string(op) + ": index " + shape_str(index.shape()) +
-                                " and " + what + " " + shape_str(shape) + " differ in rank");
+    throw std::invalid_argument(std::string(op) + ": index " + shape_str(index.shape()) + " and " +
+                                what + " " + shape_str(shape) + " differ in rank");
   }
 }
 
@@ -209,8 +209,8 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
   }
   const int64_t vocab = weight.size(0), width = weight.size(1);
   check_range(ids, vocab, [&](int64_t id) {
-    return "embedding: id " + std::to_string(id) + " out of range for V=" +
-           std::to_string(vocab) + " (weight " + shape_str(weight.shape()) + ")";
+    return "embedding: id " + std::to_string(id) + " out of range for V=" + std::to_string(vocab) +
+           " (weight " + shape_str(weight.shape()) + ")";
   });
   Shape shape = ids.shape();
   shape.push_back(width);

@@ -19,7 +19,10 @@ int main(int argc, char** argv) {
 
   std::string missing;
   for (auto op : tg::ag::registered_ops()) {
-    if (!tg::ag::gradchecked_ops().count(std::string(op))) missing += " " + std::string(op);
+    if (!tg::ag::gradchecked_ops().count(std::string(op))) {
+      missing += ' ';
+      missing += op;
+    }
   }
   const size_t total = tg::ag::registered_ops().size();
   if (!missing.empty()) {

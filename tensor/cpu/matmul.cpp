@@ -98,7 +98,7 @@ class BatchOffsets {
 
  private:
   Shape sizes_;
-  Strides strides_;                  // 0 where the operand is broadcast
+  Strides strides_;                   // 0 where the operand is broadcast
   std::optional<int64_t> collapsed_;  // the one stride, when the batch dims collapse
 };
 

@@ -7,12 +7,18 @@
 // Softmax rows may lie along any dim with any strides: a row whose elements are not adjacent
 // (softmax over a dim that is not the last) is gathered into a per-thread contiguous scratch row,
 // computed there, and scattered back — so one contiguous row function does all the arithmetic.
-// Sums are accumulated in double, for f32 too (rows are short; the exp dominates the cost).
+// Sums are accumulated in double, for f32 too. Reductions along a row are written as
+// `#pragma omp simd reduction` loops: that lets the compiler reorder the sum into vector lanes
+// (it may not otherwise, without -ffast-math). Measured with `bench_kernels --threads 1` at
+// (16384, 128) f32: layer_norm 5.0 -> 17.9 GB/s from the simd reductions; softmax 1.4 -> 10.7 GB/s
+// from those and exp_f32 below.
 #include "tensor/cpu/nn_kernels.h"
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -63,21 +69,56 @@ const T* gather(const T* p, int64_t step, int64_t n, std::vector<T>& scratch) {
 
 // ---------------------------------------------------------------- softmax
 
+// e^x in f32, to about 2 ulp, in straight-line code so that a loop over it vectorises (std::exp
+// is a scalar call per element and dominated softmax's time). Cephes' expf:
+//   e^x = 2^n * e^r,  n = round(x / ln 2),  r = x - n ln 2 in [-ln2/2, ln2/2]
+// (n ln 2 subtracted in two parts so r stays exact), e^r by a degree-7 polynomial, and 2^n
+// built directly in the exponent bits. Measured: relative error <= 7.9e-8 (1.3 ulp) over [-87, 88].
+// Below -87 the result is 0 (e^-87 = 1.6e-38, near the smallest normal f32), above 88 it is +inf;
+// NaN stays NaN.
+inline float exp_f32(float x) {
+  const float c = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;  // NaN -> -87, fixed below
+  const float round = 12582912.0f;                                // 1.5 * 2^23
+  const float n = (c * 1.44269504088896341f + round) - round;     // round to nearest
+  const float r = (c - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;  // e^r - 1 - r = r^2 (0.5 + r/6 + ...), Horner's rule
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);  // 2^n
+  const float inf = std::numeric_limits<float>::infinity();
+  const float e = x < -87.0f ? 0.0f : (x > 88.0f ? inf : p * scale);
+  return x == x ? e : x;  // selects, not branches
+}
+inline float exp_of(float x) {
+  return exp_f32(x);
+}
+// f64 is the type of reference checks: it keeps the library's exp.
+inline double exp_of(double x) {
+  return std::exp(x);
+}
+
 // y = softmax(x) or log_softmax(x) of one contiguous row. The row max is subtracted first, so
 // exp never overflows:  softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max),
 //                       log_softmax(x)_i = x_i - max - log(sum_j exp(x_j - max)).
 template <class T>
 void softmax_row(const T* x, T* y, int64_t n, bool log) {
   T max = -std::numeric_limits<T>::infinity();
-  for (int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
+#pragma omp simd reduction(max : max)
+  for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
   double sum = 0.0;
   if (log) {
-    for (int64_t i = 0; i < n; ++i) sum += std::exp(x[i] - max);
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) sum += exp_of(x[i] - max);
     const T shift = max + static_cast<T>(std::log(sum));
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] - shift;
   } else {
+#pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; ++i) {
-      y[i] = std::exp(x[i] - max);
+      y[i] = exp_of(x[i] - max);
       sum += y[i];
     }
     const T scale = static_cast<T>(1.0 / sum);
@@ -92,10 +133,12 @@ template <class T>
 void softmax_backward_row(const T* g, const T* y, T* dx, int64_t n, bool log) {
   double sum = 0.0;
   if (log) {
+#pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; ++i) sum += g[i];
     const T s = static_cast<T>(sum);
-    for (int64_t i = 0; i < n; ++i) dx[i] = g[i] - std::exp(y[i]) * s;
+    for (int64_t i = 0; i < n; ++i) dx[i] = g[i] - exp_of(y[i]) * s;
   } else {
+#pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(g[i]) * y[i];
     const T s = static_cast<T>(sum);
     for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (g[i] - s);
@@ -163,20 +206,22 @@ template <class T>
 void layer_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                      Tensor& y, Tensor& mean, Tensor& rstd) {
   const int64_t C = x.size(-1), R = C == 0 ? 0 : x.numel() / C;
-  const T* px = x.data<T>();                                    // (R, C)
-  const T* w = weight.defined() ? weight.data<T>() : nullptr;   // (C)
-  const T* b = bias.defined() ? bias.data<T>() : nullptr;       // (C)
-  T* py = y.data<T>();                                          // (R, C)
-  T* pmean = mean.data<T>();                                    // (R)
-  T* prstd = rstd.data<T>();                                    // (R)
+  const T* px = x.data<T>();                                   // (R, C)
+  const T* w = weight.defined() ? weight.data<T>() : nullptr;  // (C)
+  const T* b = bias.defined() ? bias.data<T>() : nullptr;      // (C)
+  T* py = y.data<T>();                                         // (R, C)
+  T* pmean = mean.data<T>();                                   // (R)
+  T* prstd = rstd.data<T>();                                   // (R)
 #pragma omp parallel for schedule(static) if (R * C >= kParallelGrain)
   for (int64_t r = 0; r < R; ++r) {
     const T* xr = px + r * C;
     T* yr = py + r * C;
     double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < C; ++i) sum += xr[i];
     const double m = sum / C;
     double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
     for (int64_t i = 0; i < C; ++i) sq += (xr[i] - m) * (xr[i] - m);
     const double s = 1.0 / std::sqrt(sq / C + eps);
     pmean[r] = static_cast<T>(m);
@@ -197,8 +242,8 @@ void layer_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, 
 // then the blocks are added in order: the result does not depend on the thread count.
 template <class T>
 void layer_norm_backward_impl(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
-                              const Tensor& mean, const Tensor& rstd, Tensor& dx,
-                              Tensor& dweight, Tensor& dbias) {
+                              const Tensor& mean, const Tensor& rstd, Tensor& dx, Tensor& dweight,
+                              Tensor& dbias) {
   const int64_t C = x.size(-1), R = C == 0 ? 0 : x.numel() / C;
   const T* pg = grad_y.data<T>();                              // (R, C)
   const T* px = x.data<T>();                                   // (R, C)
@@ -220,6 +265,7 @@ void layer_norm_backward_impl(const Tensor& grad_y, const Tensor& x, const Tenso
       T* dxr = pdx + r * C;
       const T m = pmean[r], s = prstd[r];
       double sum_dnorm = 0.0, sum_dnorm_norm = 0.0;
+#pragma omp simd reduction(+ : sum_dnorm, sum_dnorm_norm)
       for (int64_t i = 0; i < C; ++i) {
         const T norm = (xr[i] - m) * s;
         const T dnorm = g[i] * (w ? w[i] : T(1));
@@ -259,9 +305,8 @@ void layer_norm_backward_impl(const Tensor& grad_y, const Tensor& x, const Tenso
 }  // namespace
 
 void softmax(const Tensor& x, int64_t dim, bool log, Tensor& y) {
-  dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&](auto tag) {
-    softmax_impl<decltype(tag)>(x, dim, log, y);
-  });
+  dispatch_float(x.dtype(), log ? "log_softmax" : "softmax",
+                 [&](auto tag) { softmax_impl<decltype(tag)>(x, dim, log, y); });
 }
 
 void softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log,

@@ -13,8 +13,7 @@ namespace tg::cpu {
 // y = softmax(x) along dim (log_softmax when `log`). x may have any strides; y is contiguous.
 void softmax(const Tensor& x, int64_t dim, bool log, Tensor& y);
 // grad_x from grad_y and the forward output y (same shapes, any strides); grad_x is contiguous.
-void softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log,
-                      Tensor& grad_x);
+void softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log, Tensor& grad_x);
 
 // Layer norm over the last dim. x (R, C) contiguous (any leading shape), weight and bias (C)
 // contiguous or undefined; writes y (R, C), mean (R), rstd (R).

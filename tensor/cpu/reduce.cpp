@@ -24,18 +24,21 @@ namespace {
 
 constexpr int64_t kChunk = 16384;      // reduced elements per partial result in the row walk
 constexpr int64_t kColumnBlock = 64;   // output columns per task in the column walk
+constexpr int64_t kColumnPart = 2048;  // reduced positions per task in the column walk
 constexpr int64_t kMinColumns = 16;    // fewer contiguous outputs than this: use the row walk
 constexpr int64_t kMinRun = 16;        // shorter scattered runs than this: copy first
-constexpr int kLanes = 8;              // independent accumulators in a contiguous run
+constexpr int kLanes = 16;             // independent accumulators in a contiguous run
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 struct Partial {
   double a = 0.0, b = 0.0;
 };
 
-inline double max_step(double a, double v) { return (v > a || v != v) ? v : a; }
-inline double min_step(double a, double v) { return (v < a || v != v) ? v : a; }
-inline double sum_step(double a, double v) { return a + v; }
+// Folding steps, as closures so that fold_run inlines them. `|` rather than `||`: no branch, so
+// the lanes in fold_run vectorise.
+constexpr auto max_step = [](double a, double v) { return (v > a) | (v != v) ? v : a; };
+constexpr auto min_step = [](double a, double v) { return (v < a) | (v != v) ? v : a; };
+constexpr auto sum_step = [](double a, double v) { return a + v; };
 
 template <ReduceOp OP>
 Partial identity() {
@@ -69,7 +72,7 @@ T finish(Partial p, int64_t count) {
 }
 
 // Fold n elements p[0], p[stride], ... with `step`. A contiguous run uses kLanes independent
-// accumulators (the compiler vectorises them; the sum is also more accurate than one chain).
+// accumulators (one SIMD loop over the lanes; the sum is also more accurate than one chain).
 template <class T, class Step>
 double fold_run(const T* p, int64_t n, int64_t stride, double init, Step step) {
   if (stride != 1) {
@@ -81,6 +84,7 @@ double fold_run(const T* p, int64_t n, int64_t stride, double init, Step step) {
   std::fill(lane, lane + kLanes, init);
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
+#pragma omp simd
     for (int j = 0; j < kLanes; ++j) lane[j] = step(lane[j], static_cast<double>(p[i + j]));
   }
   for (; i < n; ++i) lane[0] = step(lane[0], static_cast<double>(p[i]));
@@ -100,8 +104,10 @@ Partial reduce_run(const T* p, int64_t n, int64_t stride) {
   } else {  // LogSumExp: max first, then the sum of exp(x - max)
     const double m = fold_run(p, n, stride, -kInf, max_step);
     if (!std::isfinite(m)) return {m, m == -kInf ? 0.0 : 1.0};
+    // exp in T's precision (expf is faster; each term is still accurate to T's epsilon)
+    const T mt = static_cast<T>(m);  // exact: m is one of the elements
     double s = 0.0;
-    for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(p[i * stride]) - m);
+    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(std::exp(p[i * stride] - mt));
     return {m, s};
   }
 }
@@ -142,8 +148,8 @@ void reduce_rows(const T* x, const StridedLoop<1>& K, const StridedLoop<1>& R, i
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < outputs * chunks; ++t) {
     const int64_t o = t / chunks, c = t % chunks;
-    partial[t] = reduce_range<OP>(x + kept_offset(K, o), R, c * kChunk,
-                                  std::min(count, (c + 1) * kChunk));
+    partial[t] =
+        reduce_range<OP>(x + kept_offset(K, o), R, c * kChunk, std::min(count, (c + 1) * kChunk));
   }
   for (int64_t o = 0; o < outputs; ++o) {
     Partial acc = partial[o * chunks];
@@ -152,51 +158,72 @@ void reduce_rows(const T* x, const StridedLoop<1>& K, const StridedLoop<1>& R, i
   }
 }
 
-// Column walk: K's inner run is contiguous (stride 1); for every reduced position, the block of
-// up to kColumnBlock consecutive outputs reads consecutive elements of x.
+// Column walk: K's inner run is contiguous (stride 1); for every reduced position, a block of up
+// to kColumnBlock consecutive outputs reads consecutive elements of x. A task is one (outer row,
+// part of the reduced positions, column block); with several parts, their partial results are
+// combined in order afterwards.
 template <ReduceOp OP, class T>
 void reduce_columns(const T* x, const StridedLoop<1>& K, const StridedLoop<1>& R, int64_t count,
                     T* out) {
   const int64_t columns = K.inner;
   const int64_t blocks = (columns + kColumnBlock - 1) / kColumnBlock;
+  const int64_t parts = std::max<int64_t>(1, (count + kColumnPart - 1) / kColumnPart);
+  // (K.rows, parts, columns), when there is more than one part
+  std::vector<Partial> partial(parts > 1 ? K.rows * parts * columns : 0);
   const bool parallel = K.rows * columns * count >= kParallelGrain;
 #pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t t = 0; t < K.rows * blocks; ++t) {
-    const int64_t row = t / blocks, c0 = (t % blocks) * kColumnBlock;
-    const int64_t width = std::min(kColumnBlock, columns - c0);
+  for (int64_t t = 0; t < K.rows * parts * blocks; ++t) {
+    const int64_t row = t / (parts * blocks), part = t / blocks % parts;
+    const int64_t c0 = t % blocks * kColumnBlock, width = std::min(kColumnBlock, columns - c0);
+    const int64_t p0 = part * kColumnPart, p1 = std::min(count, p0 + kColumnPart);
     const T* base = x + K.row_offsets(row)[0] + c0;
-    auto for_each_reduced = [&](auto visit) {  // visit(p): p = this block's elements at one position
-      for (int64_t r = 0; r < R.rows; ++r) {
-        const T* p = base + R.row_offsets(r)[0];
-        for (int64_t i = 0; i < R.inner; ++i) visit(p + i * R.inner_stride[0]);
+    auto for_each_reduced = [&](auto visit) {  // visit(q): this block's elements at one position
+      for (int64_t p = p0; p < p1;) {
+        const int64_t r = p / R.inner, i0 = p % R.inner, len = std::min(R.inner - i0, p1 - p);
+        const T* q = base + R.row_offsets(r)[0] + i0 * R.inner_stride[0];
+        for (int64_t i = 0; i < len; ++i) visit(q + i * R.inner_stride[0]);
+        p += len;
       }
     };
     double a[kColumnBlock], b[kColumnBlock];  // (width) Partial.a, Partial.b per column
     std::fill(a, a + width, identity<OP>().a);
     std::fill(b, b + width, 0.0);
     if constexpr (OP == ReduceOp::Sum || OP == ReduceOp::Mean) {
-      for_each_reduced([&](const T* p) {
-        for (int64_t c = 0; c < width; ++c) a[c] += static_cast<double>(p[c]);
+      for_each_reduced([&](const T* q) {
+        for (int64_t c = 0; c < width; ++c) a[c] += static_cast<double>(q[c]);
       });
     } else if constexpr (OP == ReduceOp::Min) {
-      for_each_reduced([&](const T* p) {
-        for (int64_t c = 0; c < width; ++c) a[c] = min_step(a[c], static_cast<double>(p[c]));
+      for_each_reduced([&](const T* q) {
+        for (int64_t c = 0; c < width; ++c) a[c] = min_step(a[c], static_cast<double>(q[c]));
       });
     } else {  // Max, and the first pass of LogSumExp
-      for_each_reduced([&](const T* p) {
-        for (int64_t c = 0; c < width; ++c) a[c] = max_step(a[c], static_cast<double>(p[c]));
+      for_each_reduced([&](const T* q) {
+        for (int64_t c = 0; c < width; ++c) a[c] = max_step(a[c], static_cast<double>(q[c]));
       });
     }
     if constexpr (OP == ReduceOp::LogSumExp) {
       for (int64_t c = 0; c < width; ++c) b[c] = std::isfinite(a[c]) ? 0.0 : 1.0;
-      for_each_reduced([&](const T* p) {
+      for_each_reduced([&](const T* q) {
         for (int64_t c = 0; c < width; ++c) {
-          if (std::isfinite(a[c])) b[c] += std::exp(static_cast<double>(p[c]) - a[c]);
+          if (std::isfinite(a[c])) b[c] += std::exp(q[c] - static_cast<T>(a[c]));
         }
       });
     }
-    T* o = out + row * columns + c0;
-    for (int64_t c = 0; c < width; ++c) o[c] = finish<OP, T>({a[c], b[c]}, count);
+    if (parts == 1) {
+      T* o = out + row * columns + c0;
+      for (int64_t c = 0; c < width; ++c) o[c] = finish<OP, T>({a[c], b[c]}, count);
+    } else {
+      Partial* o = partial.data() + (row * parts + part) * columns + c0;
+      for (int64_t c = 0; c < width; ++c) o[c] = {a[c], b[c]};
+    }
+  }
+  if (parts == 1) return;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t o = 0; o < K.rows * columns; ++o) {
+    const Partial* p = partial.data() + (o / columns) * parts * columns + o % columns;
+    Partial acc = p[0];
+    for (int64_t part = 1; part < parts; ++part) acc = combine<OP>(acc, p[part * columns]);
+    out[o] = finish<OP, T>(acc, count);
   }
 }
 
@@ -229,11 +256,16 @@ bool reduce_needs_copy(const ReduceGeometry& g) {
 template <class T>
 void reduce(ReduceOp op, const T* x, const ReduceGeometry& g, T* out) {
   switch (op) {
-    case ReduceOp::Sum: return reduce_op<ReduceOp::Sum>(x, g, out);
-    case ReduceOp::Mean: return reduce_op<ReduceOp::Mean>(x, g, out);
-    case ReduceOp::Max: return reduce_op<ReduceOp::Max>(x, g, out);
-    case ReduceOp::Min: return reduce_op<ReduceOp::Min>(x, g, out);
-    case ReduceOp::LogSumExp: return reduce_op<ReduceOp::LogSumExp>(x, g, out);
+    case ReduceOp::Sum:
+      return reduce_op<ReduceOp::Sum>(x, g, out);
+    case ReduceOp::Mean:
+      return reduce_op<ReduceOp::Mean>(x, g, out);
+    case ReduceOp::Max:
+      return reduce_op<ReduceOp::Max>(x, g, out);
+    case ReduceOp::Min:
+      return reduce_op<ReduceOp::Min>(x, g, out);
+    case ReduceOp::LogSumExp:
+      return reduce_op<ReduceOp::LogSumExp>(x, g, out);
   }
 }
 

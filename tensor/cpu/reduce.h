@@ -6,8 +6,9 @@
 //   rows     the reduced elements of one output lie on one run (e.g. the last dim): each output
 //            reduces its run, outputs in parallel; long runs are cut into fixed-size chunks whose
 //            partial results are combined in a fixed order (same answer for any thread count).
-//   columns  the kept elements are contiguous (e.g. sum over dim 0 of (N, C)): whole rows of x are
-//            accumulated into a block of output columns, column blocks in parallel.
+//   columns  the kept elements are contiguous (e.g. sum over dim 0 of (N, C)): rows of x are
+//            accumulated into a block of output columns; column blocks and fixed-size parts of the
+//            reduced rows in parallel, the parts' partial results combined in a fixed order.
 // Any other layout is first made "reduced dims last, contiguous" by the caller (see
 // reduce_needs_copy). f32 is accumulated in double.
 #pragma once
@@ -20,10 +21,10 @@ namespace tg::cpu {
 enum class ReduceOp { Sum, Mean, Max, Min, LogSumExp };
 
 struct ReduceGeometry {
-  Shape kept;              // sizes of the kept dims, outermost first (the output's shape)
-  Strides kept_strides;    // x's strides along them
-  Shape reduced;           // sizes of the reduced dims
-  Strides reduced_strides; // x's strides along them
+  Shape kept;               // sizes of the kept dims, outermost first (the output's shape)
+  Strides kept_strides;     // x's strides along them
+  Shape reduced;            // sizes of the reduced dims
+  Strides reduced_strides;  // x's strides along them
 };
 
 // True when neither walk suits this layout (reduced elements scattered in short runs and the

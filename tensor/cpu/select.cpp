@@ -69,8 +69,8 @@ void where_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& 
       const C* pc = cond.data<C>();
       for_each_row(loop, [&](auto off, int64_t n, auto st) {
         for (int64_t k = 0; k < n; ++k) {
-          o[off[0] + k * st[0]] = pc[off[1] + k * st[1]] != C(0) ? pa[off[2] + k * st[2]]
-                                                                 : pb[off[3] + k * st[3]];
+          o[off[0] + k * st[0]] =
+              pc[off[1] + k * st[1]] != C(0) ? pa[off[2] + k * st[2]] : pb[off[3] + k * st[3]];
         }
       });
     });
@@ -80,9 +80,9 @@ void where_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& 
 void gather_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   const int64_t n = index.size(dim);
   const int64_t out_step = out.stride(dim), index_step = index.stride(dim), x_step = x.stride(dim);
-  StridedLoop<3> lines(drop(index.shape(), dim), {drop(out.strides(), dim),
-                                                  drop(index.strides(), dim),
-                                                  drop(x.strides(), dim)});
+  StridedLoop<3> lines(
+      drop(index.shape(), dim),
+      {drop(out.strides(), dim), drop(index.strides(), dim), drop(x.strides(), dim)});
   const int64_t* idx = index.data<int64_t>();
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -100,9 +100,9 @@ void scatter_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Ten
   const int64_t n = index.size(dim);
   const int64_t out_step = out.stride(dim), index_step = index.stride(dim);
   const int64_t src_step = src.stride(dim);
-  StridedLoop<3> lines(drop(index.shape(), dim), {drop(out.strides(), dim),
-                                                  drop(index.strides(), dim),
-                                                  drop(src.strides(), dim)});
+  StridedLoop<3> lines(
+      drop(index.shape(), dim),
+      {drop(out.strides(), dim), drop(index.strides(), dim), drop(src.strides(), dim)});
   const int64_t* idx = index.data<int64_t>();
   dispatch_all(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -117,6 +117,7 @@ void scatter_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Ten
 }
 
 void index_select_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
+  if (out.numel() == 0) return;
   const Around s = around(x.shape(), dim);  // x (O, V, I)
   const int64_t n = index.numel();          // out (O, n, I)
   const int64_t* idx = index.data<int64_t>();
@@ -133,6 +134,7 @@ void index_select_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tens
 }
 
 void index_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+  if (src.numel() == 0) return;
   const Around s = around(out.shape(), dim);  // out (O, V, I)
   const int64_t n = index.numel();            // src (O, n, I)
   const int64_t* idx = index.data<int64_t>();

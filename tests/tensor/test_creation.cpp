@@ -72,8 +72,7 @@ TEST_CASE("from_vector lays values out row-major and checks the count against th
   CHECK(from_vector({1, 2, 3}).dtype() == DType::F32);
   CHECK(from_vector({-1, 7}, {}, DType::I64).to_vector() == V{-1, 7});
   CHECK_THROWS_WITH_AS(from_vector({1, 2, 3}, {2, 2}),
-                       "from_vector: 3 values for shape (2,2) (4 elements)",
-                       std::invalid_argument);
+                       "from_vector: 3 values for shape (2,2) (4 elements)", std::invalid_argument);
 }
 
 TEST_CASE("from_indices keeps 64-bit values exactly") {
@@ -83,8 +82,8 @@ TEST_CASE("from_indices keeps 64-bit values exactly") {
   CHECK(t.shape() == Shape{2, 2});
   CHECK(t.data<int64_t>()[0] == big);
   CHECK(t.data<int64_t>()[1] == -3);
-  CHECK_THROWS_WITH_AS(from_indices({1, 2}, {3}), "from_indices: 2 values for shape (3) (3 elements)",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(from_indices({1, 2}, {3}),
+                       "from_indices: 2 values for shape (3) (3 elements)", std::invalid_argument);
 }
 
 TEST_CASE("scalar_tensor has shape () and one element") {
@@ -114,7 +113,8 @@ TEST_CASE("randn is reproducible from the seed and has the requested mean and st
 TEST_CASE("randn draws the stream in row-major order, f32 being the rounded f64 values") {
   Generator g(3), ref(3);
   const V x = randn({3, 4}, g, DType::F32).to_vector();
-  for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == static_cast<double>(static_cast<float>(ref.normal())));
+  for (size_t i = 0; i < x.size(); ++i)
+    CHECK(x[i] == static_cast<double>(static_cast<float>(ref.normal())));
   // The next call continues the stream.
   CHECK(randn({1}, g, DType::F64).item() == ref.normal());
 }
@@ -142,7 +142,8 @@ TEST_CASE("rand stays inside [low, high) and rejects non-floating dtypes") {
   CHECK(lo >= 2.0);
   CHECK(hi < 3.0);
   CHECK(m / v.size() == doctest::Approx(2.5).epsilon(0.01));
-  CHECK_THROWS_WITH_AS(rand({2}, g, DType::I64), "rand: dtype i64 is not supported (expected f32 or f64)",
+  CHECK_THROWS_WITH_AS(rand({2}, g, DType::I64),
+                       "rand: dtype i64 is not supported (expected f32 or f64)",
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(randn({2}, g, DType::I64),
                        "randn: dtype i64 is not supported (expected f32 or f64)",
@@ -153,14 +154,15 @@ TEST_CASE("rand stays inside [low, high) and rejects non-floating dtypes") {
 
 TEST_CASE("max_abs_diff is the largest elementwise difference, across dtypes and layouts") {
   const Tensor a = from_vector({1, 2, 3, 4}, {2, 2}, DType::F64);
-  const Tensor b = from_vector({1, 3, 2, 4.5}, {2, 2}, DType::F32).transpose(0, 1);  // [[1,2],[3,4.5]]
+  const Tensor b =
+      from_vector({1, 3, 2, 4.5}, {2, 2}, DType::F32).transpose(0, 1);  // [[1,2],[3,4.5]]
   CHECK(max_abs_diff(a, b) == 0.5);
   CHECK(max_abs_diff(a, a) == 0.0);
   const Tensor inf = from_vector({kInf, 1});
   CHECK(max_abs_diff(inf, inf) == 0.0);
   CHECK(std::isnan(max_abs_diff(from_vector({kNaN, 1}), from_vector({0, 1}))));
-  CHECK_THROWS_WITH_AS(max_abs_diff(a, from_vector({1, 2})), "max_abs_diff: shapes (2,2) and (2) differ",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(max_abs_diff(a, from_vector({1, 2})),
+                       "max_abs_diff: shapes (2,2) and (2) differ", std::invalid_argument);
 }
 
 TEST_CASE("allclose uses atol + rtol * |b| and treats NaN as different") {

@@ -84,8 +84,8 @@ void check_matmul(const Tensor& a, const Tensor& b) {
   const std::vector<double> g = got.to_vector(), w = want.to_vector();
   double worst = 0.0;
   for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
-  INFO("a ", a.describe(), " strides ", shape_str(a.strides()), " @ b ", b.describe(),
-       " strides ", shape_str(b.strides()), ": max abs diff ", worst);
+  INFO("a ", a.describe(), " strides ", shape_str(a.strides()), " @ b ", b.describe(), " strides ",
+       shape_str(b.strides()), ": max abs diff ", worst);
   CHECK(worst <= tol);
 }
 
@@ -120,7 +120,7 @@ TEST_CASE("matmul reads sliced operands with non-unit row stride, copies the res
   Generator gen(3);
   for (DType dt : {DType::F32, DType::F64}) {
     const Tensor wide = random_tensor({6, 10}, dt, gen);
-    check_matmul(wide.slice(1, 2, 9), random_tensor({7, 4}, dt, gen));     // strides (10, 1)
+    check_matmul(wide.slice(1, 2, 9), random_tensor({7, 4}, dt, gen));      // strides (10, 1)
     check_matmul(wide.slice(0, 0, 6, 2), random_tensor({10, 4}, dt, gen));  // strides (20, 1)
     check_matmul(random_tensor({3, 6}, dt, gen), wide.slice(1, 1, 8));      // b strides (10, 1)
     // a column step (strides (10, 2)) and a stride-0 column cannot go to BLAS as they are
@@ -136,9 +136,10 @@ TEST_CASE("matmul broadcasts batch dims") {
   for (DType dt : {DType::F32, DType::F64}) {
     check_matmul(random_tensor({3, 4, 5}, dt, gen), random_tensor({3, 5, 2}, dt, gen));
     check_matmul(random_tensor({2, 1, 4, 3}, dt, gen), random_tensor({5, 3, 2}, dt, gen));
-    check_matmul(random_tensor({4, 3}, dt, gen), random_tensor({6, 3, 2}, dt, gen));     // 2-D @ 3-D
-    check_matmul(random_tensor({6, 4, 3}, dt, gen), random_tensor({3, 2}, dt, gen));     // folds into M
-    check_matmul(random_tensor({2, 3, 4, 3}, dt, gen), random_tensor({3, 2}, dt, gen));  // folds too
+    // a 2-D operand against a 3-D one, on either side (the right-hand case folds into M)
+    check_matmul(random_tensor({4, 3}, dt, gen), random_tensor({6, 3, 2}, dt, gen));
+    check_matmul(random_tensor({6, 4, 3}, dt, gen), random_tensor({3, 2}, dt, gen));
+    check_matmul(random_tensor({2, 3, 4, 3}, dt, gen), random_tensor({3, 2}, dt, gen));
     check_matmul(random_tensor({1, 4, 3}, dt, gen), random_tensor({6, 3, 2}, dt, gen));
     check_matmul(random_tensor({6, 4, 3}, dt, gen), random_tensor({1, 3, 2}, dt, gen));
     // batch dims that do not collapse to one stride (a permuted batch) and a strided batch
@@ -159,11 +160,11 @@ TEST_CASE("matmul with 1-D operands drops the added dim") {
   for (DType dt : {DType::F32, DType::F64}) {
     const Tensor v = random_tensor({3}, dt, gen);
     CHECK(matmul(v, random_tensor({3}, dt, gen)).shape() == Shape{});
-    check_matmul(v, random_tensor({3}, dt, gen));           // dot product -> ()
-    check_matmul(v, random_tensor({3, 4}, dt, gen));        // -> (4)
-    check_matmul(random_tensor({4, 3}, dt, gen), v);        // -> (4)
-    check_matmul(random_tensor({2, 4, 3}, dt, gen), v);     // -> (2, 4)
-    check_matmul(v, random_tensor({2, 3, 4}, dt, gen));     // -> (2, 4)
+    check_matmul(v, random_tensor({3}, dt, gen));        // dot product -> ()
+    check_matmul(v, random_tensor({3, 4}, dt, gen));     // -> (4)
+    check_matmul(random_tensor({4, 3}, dt, gen), v);     // -> (4)
+    check_matmul(random_tensor({2, 4, 3}, dt, gen), v);  // -> (2, 4)
+    check_matmul(v, random_tensor({2, 3, 4}, dt, gen));  // -> (2, 4)
     check_matmul(random_tensor({6}, dt, gen).slice(0, 0, 6, 2), random_tensor({3, 2}, dt, gen));
   }
 }
@@ -201,17 +202,15 @@ TEST_CASE("matmul errors name the op and the shapes") {
   const Tensor a = random_tensor({4, 3}, DType::F32, gen);
   CHECK_THROWS_WITH_AS(matmul(a, random_tensor({5, 2}, DType::F32, gen)),
                        "matmul: inner dimensions differ: (4,3) @ (5,2)", std::invalid_argument);
-  CHECK_THROWS_WITH_AS(matmul(random_tensor({3}, DType::F32, gen),
-                              random_tensor({4}, DType::F32, gen)),
-                       "matmul: inner dimensions differ: (3) @ (4)", std::invalid_argument);
-  CHECK_THROWS_WITH_AS(matmul(random_tensor({2, 3}, DType::F32, gen),
-                              random_tensor({3, 2}, DType::F64, gen)),
-                       "matmul: dtype mismatch: f32 (2,3) cpu vs f64 (3,2) cpu",
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(matmul(random_tensor({2, 4, 3}, DType::F32, gen),
-                              random_tensor({3, 3, 5}, DType::F32, gen)),
-                       "matmul: batch dimensions cannot be broadcast: (2,4,3) @ (3,3,5)",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      matmul(random_tensor({3}, DType::F32, gen), random_tensor({4}, DType::F32, gen)),
+      "matmul: inner dimensions differ: (3) @ (4)", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      matmul(random_tensor({2, 3}, DType::F32, gen), random_tensor({3, 2}, DType::F64, gen)),
+      "matmul: dtype mismatch: f32 (2,3) cpu vs f64 (3,2) cpu", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      matmul(random_tensor({2, 4, 3}, DType::F32, gen), random_tensor({3, 3, 5}, DType::F32, gen)),
+      "matmul: batch dimensions cannot be broadcast: (2,4,3) @ (3,3,5)", std::invalid_argument);
   CHECK_THROWS_WITH_AS(matmul(Tensor(Shape{}, DType::F32), a),
                        "matmul: operands need at least one dim, got () @ (4,3)",
                        std::invalid_argument);

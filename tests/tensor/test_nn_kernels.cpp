@@ -102,6 +102,11 @@ TEST_CASE("softmax and log_softmax match the naive formulas along the last dim")
     CHECK(max_diff(softmax(x, -1).to_vector(), reference_softmax(x, 1, false)) < tol);
     CHECK(max_diff(log_softmax(x, 1).to_vector(), reference_softmax(x, 1, true)) < 10 * tol);
     CHECK(softmax(x, -1).dtype() == dt);
+    Tensor scalar(Shape{}, dt);  // a 0-d tensor is one row of one element
+    scalar.fill_(3.0);
+    CHECK(softmax(scalar, 0).item() == 1.0);
+    CHECK(log_softmax(scalar, -1).item() == 0.0);
+    CHECK(softmax(scalar, 0).shape() == Shape{});
   }
 }
 
@@ -117,6 +122,21 @@ TEST_CASE("softmax of large inputs does not overflow") {
     CHECK(max_diff(log_softmax(x, -1).to_vector(), reference_softmax(x, 1, true)) <
           (dt == DType::F32 ? 1e-3 : 1e-12));  // f32 rounds x itself to ~6e-5 near 1000
   }
+}
+
+TEST_CASE("f32 softmax holds its relative accuracy for tiny probabilities") {
+  // Entries spread over [-60, 0]: probabilities from 1e-26 up; the f32 exp must hold its
+  // relative accuracy across that whole range, not only near 1. The bound is what f32 allows:
+  // rounding x - max near 60 (half an ulp, 1.9e-6) moves e^(x - max) by that much relatively.
+  Generator gen(19);
+  std::vector<double> v(4 * 64);
+  for (double& e : v) e = gen.uniform(-60.0, 0.0);
+  const Tensor x = tensor_of(v, {4, 64}, DType::F32);
+  const std::vector<double> y = softmax(x, 1).to_vector();
+  const std::vector<double> want = reference_softmax(x, 1, false);
+  double worst = 0.0;
+  for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y[i] / want[i] - 1));
+  CHECK(worst < 3e-6);
 }
 
 TEST_CASE("softmax gives a -inf entry probability 0") {
@@ -142,8 +162,7 @@ TEST_CASE("softmax along a dim that is not the last, and of strided inputs") {
     for (int64_t dim : {0, 1, 2}) {
       INFO("dim ", dim);
       CHECK(max_diff(softmax(x, dim).to_vector(), reference_softmax(x, dim, false)) < tol);
-      CHECK(max_diff(log_softmax(x, dim).to_vector(), reference_softmax(x, dim, true)) <
-            10 * tol);
+      CHECK(max_diff(log_softmax(x, dim).to_vector(), reference_softmax(x, dim, true)) < 10 * tol);
     }
     const Tensor xt = random_tensor({5, 4}, dt, gen).transpose(0, 1);  // (4, 5), strides (1, 4)
     CHECK(max_diff(softmax(xt, -1).to_vector(), reference_softmax(xt.contiguous(), 1, false)) <
@@ -282,8 +301,8 @@ TEST_CASE("layer_norm_backward sums dweight and dbias in an order independent of
   CHECK(one.dx.to_vector() == two.dx.to_vector());
   // and the f32 sums agree with an f64 run
   const LayerNormResult f64 = layer_norm(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64));
-  const LayerNormGrads ref = layer_norm_backward(g.to(DType::F64), x.to(DType::F64),
-                                                 w.to(DType::F64), f64.mean, f64.rstd);
+  const LayerNormGrads ref =
+      layer_norm_backward(g.to(DType::F64), x.to(DType::F64), w.to(DType::F64), f64.mean, f64.rstd);
   CHECK(max_diff(one.dbias.to_vector(), ref.dbias.to_vector()) < 1e-4);
   CHECK(max_diff(one.dweight.to_vector(), ref.dweight.to_vector()) < 1e-3);
 }

@@ -1,140 +1,274 @@
-// train.cpp — the main job's program (run through the launcher tools/train).
+// train.cpp — tools/train, the main job: train TGMM, then compare it with EM and spectral.
 //
-// TGMM itself (the transformer estimator, its trainer and the EM / spectral baselines) is built
-// on the nn and gmm layers, which are still to come. Until then this program exercises the
-// foundation end to end on the same problem: it samples a Gaussian mixture from the paper's
-// prior, then fits the mixture's weights and means by gradient descent on the negative
-// log-likelihood, with every gradient coming from the autograd engine:
+// Where a setting comes from, strongest first: a flag on the command line, a key of the
+// --config TOML file (same names without the dashes, e.g. `layers = 4`, `ks = [2, 3, 4, 5]`),
+// the --recipe, the built-in default. The built-in default is a small model and recipe that
+// trains on a 2-core CPU in minutes (docs/results.md has the ablation behind it); `--recipe
+// paper` is the official architecture and recipe exactly (TGMM.md).
 //
-//   log p(x_n) = logsumexp_k [ log_softmax(w)_k - ||x_n - mu_k||^2 / 2 ] - (d/2) log 2pi
-//
-// and reports the error of the fit against the true parameters.
-#include <algorithm>
-#include <cmath>
+// Exit codes: 0 done; 1 training diverged or failed; 2 bad flags or config; 130 stopped by
+// SIGINT/SIGTERM after saving a checkpoint (continue with --resume).
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
-#include <numeric>
-#include <string>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <toml++/toml.h>
 
-#include "autograd/ops.h"
+#include "gmm/trainer.h"
 
 using namespace tg;
+using namespace tg::gmm;
 
 namespace {
 
-struct Options {
-  int64_t d = 2, k = 3, n = 512, steps = 300;
-  double lr = 0.5;
-  uint64_t seed = 42;
-};
+std::atomic<bool> g_stop{false};
+void on_signal(int) {
+  g_stop = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
+  std::signal(SIGTERM, SIG_DFL);
+}
 
-int usage(const char* msg) {
-  std::fprintf(stderr, "train: %s (usage: train [--d D] [--k K] [--n N] [--steps S] [--seed S])\n",
-               msg);
+std::vector<int64_t> parse_list(const std::string& s, const std::string& flag) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size()) {
+      throw std::invalid_argument(flag + ": '" + s + "' is not a comma-separated list of integers");
+    }
+    out.push_back(v);
+  }
+  if (out.empty()) throw std::invalid_argument(flag + ": empty list");
+  return out;
+}
+
+template <class T>
+T parse_number(const std::string& s, const std::string& flag) {
+  std::istringstream is(s);
+  T v{};
+  if (!(is >> v) || !is.eof()) {
+    throw std::invalid_argument(flag + ": '" + s + "' is not a valid number");
+  }
+  return v;
+}
+
+bool parse_bool(const std::string& s, const std::string& flag) {
+  if (s == "true" || s == "1") return true;
+  if (s == "false" || s == "0") return false;
+  throw std::invalid_argument(flag + ": '" + s + "' is not true or false");
+}
+
+// Every setting, as a name and a function applying its value (given as text) to the options.
+using Setter = std::function<void(TrainOptions&, const std::string&)>;
+std::map<std::string, Setter> settings() {
+  auto i64 = [](int64_t TrainOptions::*field, const char* flag) -> Setter {
+    return [=](TrainOptions& o, const std::string& v) { o.*field = parse_number<int64_t>(v, flag); };
+  };
+  auto f64 = [](double TrainOptions::*field, const char* flag) -> Setter {
+    return [=](TrainOptions& o, const std::string& v) { o.*field = parse_number<double>(v, flag); };
+  };
+  auto model_i64 = [](int64_t TgmmConfig::*field, const char* flag) -> Setter {
+    return [=](TrainOptions& o, const std::string& v) {
+      o.model.*field = parse_number<int64_t>(v, flag);
+    };
+  };
+  return {
+      {"d", model_i64(&TgmmConfig::d, "--d")},
+      {"ks", [](TrainOptions& o, const std::string& v) { o.model.ks = parse_list(v, "--ks"); }},
+      {"embd", model_i64(&TgmmConfig::embd, "--embd")},
+      {"layers", model_i64(&TgmmConfig::layers, "--layers")},
+      {"heads", model_i64(&TgmmConfig::heads, "--heads")},
+      {"positions", model_i64(&TgmmConfig::n_positions, "--positions")},
+      {"backbone", [](TrainOptions& o, const std::string& v) { o.model.backbone = v; }},
+      {"weight-head",
+       [](TrainOptions& o, const std::string& v) { o.model.weight_head = parse_weight_head(v); }},
+      {"n", i64(&TrainOptions::n, "--n")},
+      {"batch", i64(&TrainOptions::batch, "--batch")},
+      {"steps", i64(&TrainOptions::steps, "--steps")},
+      {"lr", f64(&TrainOptions::lr, "--lr")},
+      {"min-lr", f64(&TrainOptions::min_lr, "--min-lr")},
+      {"wd", f64(&TrainOptions::wd, "--wd")},
+      {"warmup", i64(&TrainOptions::warmup, "--warmup")},
+      {"schedule", [](TrainOptions& o, const std::string& v) { o.schedule = v; }},
+      {"clip", f64(&TrainOptions::clip, "--clip")},
+      {"loss", [](TrainOptions& o, const std::string& v) { o.loss = parse_loss_kind(v); }},
+      {"seed",
+       [](TrainOptions& o, const std::string& v) { o.seed = parse_number<uint64_t>(v, "--seed"); }},
+      {"threads",
+       [](TrainOptions& o, const std::string& v) { o.threads = parse_number<int>(v, "--threads"); }},
+      {"eval-every", i64(&TrainOptions::eval_every, "--eval-every")},
+      {"eval-n", [](TrainOptions& o, const std::string& v) { o.eval_ns = parse_list(v, "--eval-n"); }},
+      {"eval-tasks", i64(&TrainOptions::eval_tasks, "--eval-tasks")},
+      {"checkpoint-every", i64(&TrainOptions::checkpoint_every, "--checkpoint-every")},
+      {"out", [](TrainOptions& o, const std::string& v) { o.out = v; }},
+      {"resume", [](TrainOptions& o, const std::string& v) { o.resume = parse_bool(v, "--resume"); }},
+  };
+}
+
+// The official architecture and recipe (TGMM.md): causal GPT-2, slot-averaged weight head,
+// weight-sorted targets, AdamW lr 1e-3 constant, wd 0, D=128, L=12, H=4, 64 tasks per K.
+const std::map<std::string, std::string> kPaperRecipe = {
+    {"backbone", "gpt2"}, {"weight-head", "average"}, {"loss", "sorted"},  {"lr", "0.001"},
+    {"wd", "0"},          {"embd", "128"},            {"layers", "12"},    {"heads", "4"},
+    {"batch", "64"},      {"schedule", "constant"},   {"warmup", "0"},     {"clip", "0"},
+    {"n", "128"},         {"steps", "100001"},        {"eval-every", "1000"}, {"eval-n", "32,64,128"},
+    {"eval-tasks", "128"}};
+
+// Our default: small enough for a 2-core CPU in minutes (docs/results.md).
+TrainOptions default_options() {
+  TrainOptions o;
+  o.model.d = 8;
+  o.model.ks = {2, 3, 4, 5};
+  o.model.k_max = 5;
+  o.model.embd = 64;
+  o.model.layers = 4;
+  o.model.heads = 4;
+  o.model.n_positions = 128;
+  o.model.backbone = "set";
+  o.model.weight_head = WeightHead::Slot;
+  o.n = 64;
+  o.batch = 16;
+  o.steps = 3000;
+  o.lr = 3e-3;
+  o.min_lr = 1e-4;
+  o.warmup = 200;
+  o.schedule = "cosine";
+  o.clip = 1.0;
+  o.loss = LossKind::Hungarian;
+  o.eval_every = 500;
+  o.eval_ns = {64};
+  o.eval_tasks = 256;
+  o.checkpoint_every = 500;
+  o.out = "runs/default";
+  return o;
+}
+
+std::string toml_value_text(const toml::node& node, const std::string& key) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+  if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
+  if (auto f = node.value_exact<double>()) {
+    std::ostringstream os;
+    os.precision(17);
+    os << *f;
+    return os.str();
+  }
+  if (auto arr = node.as_array()) {
+    std::string s;
+    for (const auto& item : *arr) {
+      auto i = item.value_exact<int64_t>();
+      if (!i) throw std::invalid_argument("config: '" + key + "' must be a list of integers");
+      s += (s.empty() ? "" : ",") + std::to_string(*i);
+    }
+    return s;
+  }
+  throw std::invalid_argument("config: '" + key + "' has an unsupported value type");
+}
+
+int fail_usage(const std::string& message) {
+  std::fprintf(stderr, "train: %s\n", message.c_str());
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::printf("train: fits a Gaussian mixture by gradient descent through the autograd engine"
-                  "\n  --d D      dimension (2)\n  --k K      components (3)\n"
-                  "  --n N      points (512)\n  --steps S  gradient steps (300)\n"
-                  "  --seed S   random seed (42)\n");
-      return 0;
-    }
-    if (i + 1 >= argc) return usage(("missing value for " + flag).c_str());
-    const std::string value = argv[++i];
-    try {
-      if (flag == "--d") o.d = std::stoll(value);
-      else if (flag == "--k") o.k = std::stoll(value);
-      else if (flag == "--n") o.n = std::stoll(value);
-      else if (flag == "--steps") o.steps = std::stoll(value);
-      else if (flag == "--seed") o.seed = std::stoull(value);
-      else return usage(("unknown flag " + flag).c_str());
-    } catch (const std::exception&) {
-      return usage(("bad value '" + value + "' for " + flag).c_str());
-    }
+  CLI::App app{"tools/train — train TGMM on the CPU and compare it with EM and spectral"};
+  const auto table = settings();
+  std::map<std::string, std::string> given;  // flags given on the command line
+  std::map<std::string, CLI::Option*> options;
+  for (const auto& [name, _] : table) {
+    if (name == "resume") continue;
+    options[name] = app.add_option("--" + name, given[name]);
   }
-  if (o.d < 1 || o.k < 1 || o.k > 6 || o.n < o.k || o.steps < 1) {
-    return usage("need d >= 1, 1 <= k <= 6, n >= k, steps >= 1");
-  }
-
+  bool resume = false;
+  std::string recipe, config, device = "cpu";
+  app.add_flag("--resume", resume, "continue the run in --out from its last checkpoint");
+  app.add_option("--recipe", recipe, "paper: the official architecture and recipe");
+  app.add_option("--config", config, "a TOML file of settings (flag names without dashes)");
+  app.add_option("--device", device, "cpu or cuda");
   try {
-    Generator gen(o.seed);
-    // The paper's prior: weights U(0.2, 0.8) normalised, means U(-5, 5)^d, unit noise.
-    std::vector<double> pi(o.k), mu(o.k * o.d);
-    for (auto& p : pi) p = gen.uniform(0.2, 0.8);
-    const double total = std::accumulate(pi.begin(), pi.end(), 0.0);
-    for (auto& p : pi) p /= total;
-    for (auto& m : mu) m = gen.uniform(-5, 5);
-    std::vector<double> x(o.n * o.d);
-    for (int64_t i = 0; i < o.n; ++i) {
-      double u = gen.uniform(), c = 0;
-      int64_t z = 0;
-      while (z + 1 < o.k && u > (c += pi[z])) ++z;
-      for (int64_t j = 0; j < o.d; ++j) x[i * o.d + j] = mu[z * o.d + j] + gen.normal();
-    }
-    const Tensor X = from_vector(x, {o.n, o.d}, DType::F64);
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    std::cout << "\nSettings (flags, or keys of --config): d, ks, embd, layers, heads, positions, "
+                 "backbone (gpt2|set), weight-head (average|slot), n, batch, steps, lr, min-lr, "
+                 "wd, warmup, schedule (cosine|constant), clip, loss (sorted|hungarian), seed, "
+                 "threads, eval-every, eval-n, eval-tasks, checkpoint-every, out\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return fail_usage(e.what());
+  }
 
-    // Parameters: means started at K random points, weight logits at 0.
-    std::vector<double> mu0(o.k * o.d);
-    for (int64_t k = 0; k < o.k; ++k) {
-      const int64_t i = gen.randint(0, o.n);
-      for (int64_t j = 0; j < o.d; ++j) mu0[k * o.d + j] = x[i * o.d + j];
+  TrainOptions o = default_options();
+  try {
+    if (!recipe.empty() && recipe != "paper") {
+      throw std::invalid_argument("--recipe: unknown recipe '" + recipe + "' (expected paper)");
     }
-    ag::Variable means(from_vector(mu0, {o.k, o.d}, DType::F64), true);
-    ag::Variable logits(zeros({o.k}, DType::F64), true);
-    const ag::Variable points(X);
-
-    std::printf("fitting a %lld-component mixture in %lld-D to %lld points by gradient descent\n",
-                (long long)o.k, (long long)o.d, (long long)o.n);
-    double nll = 0;
-    for (int64_t step = 1; step <= o.steps; ++step) {
-      // (N,1,d) - (1,K,d) -> (N,K,d)
-      ag::Variable diff = ag::unsqueeze(points, 1) - ag::unsqueeze(means, 0);
-      ag::Variable sq = ag::sum(ag::square(diff), {-1});                     // (N,K)
-      ag::Variable logp = ag::log_softmax(logits, 0) - sq * 0.5;             // (N,K)
-      ag::Variable ll = ag::logsumexp(logp, {1});                            // (N)
-      ag::Variable loss = -ag::mean(ll) + 0.5 * o.d * std::log(2 * M_PI);
-      nll = loss.item();
-      means.zero_grad();
-      logits.zero_grad();
-      loss.backward();
-      // Gradient descent; the mean gradient is scaled by 1/pi_k (a preconditioner that makes
-      // the step size independent of the component's weight, as EM's M-step is).
-      const Tensor w = softmax(logits.value(), 0).unsqueeze(1);              // (K,1)
-      Tensor& m = means.mutable_value();
-      add_(m, div(means.grad(), w), -1.0);
-      add_(logits.mutable_value(), logits.grad(), -o.lr * o.k);
-      if (step == 1 || step % 50 == 0 || step == o.steps) {
-        std::printf("step %4lld  negative log-likelihood per point %.5f\n", (long long)step, nll);
+    if (recipe == "paper") {
+      for (const auto& [k, v] : kPaperRecipe) table.at(k)(o, v);
+    }
+    if (!config.empty()) {
+      toml::table file;
+      try {
+        file = toml::parse_file(config);
+      } catch (const toml::parse_error& e) {
+        std::ostringstream os;
+        os << "config " << config << ": " << e.description() << " (line "
+           << e.source().begin.line << ")";
+        throw std::invalid_argument(os.str());
+      }
+      for (const auto& [key, node] : file) {
+        const std::string k(key.str());
+        if (!table.count(k)) throw std::invalid_argument("config " + config + ": unknown key '" + k + "'");
+        if (!options.count(k) || options[k]->count() == 0) table.at(k)(o, toml_value_text(node, k));
       }
     }
+    for (const auto& [name, opt] : options) {
+      if (opt->count() > 0) table.at(name)(o, given[name]);
+    }
+    if (resume) o.resume = true;
+    if (device != "cpu" && device != "cuda") {
+      throw std::invalid_argument("--device: '" + device + "' (expected cpu or cuda)");
+    }
+    if (device == "cuda") {
+      throw std::invalid_argument("--device cuda: the CUDA backend does not run TGMM yet (issue 6)");
+    }
+    // Positions must cover training and evaluation lengths (the gpt2 backbone).
+    int64_t longest = o.n;
+    for (int64_t e : o.eval_ns) longest = std::max(longest, e);
+    if (!options["positions"]->count()) o.model.n_positions = std::max(o.model.n_positions, longest);
+    o.validate();
+  } catch (const std::exception& e) {
+    return fail_usage(e.what());
+  }
 
-    // Error against the truth, under the best matching of components (K <= 6: all permutations).
-    const auto fit_mu = means.value().to_vector();
-    const auto fit_pi = softmax(logits.value(), 0).to_vector();
-    std::vector<int64_t> perm(o.k);
-    std::iota(perm.begin(), perm.end(), 0);
-    double best_mean = INFINITY, best_weight = 0;
-    do {
-      double me = 0, we = 0;
-      for (int64_t k = 0; k < o.k; ++k) {
-        for (int64_t j = 0; j < o.d; ++j) {
-          const double e = fit_mu[perm[k] * o.d + j] - mu[k * o.d + j];
-          me += e * e;
-        }
-        we += (fit_pi[perm[k]] - pi[k]) * (fit_pi[perm[k]] - pi[k]);
-      }
-      if (me < best_mean) best_mean = me, best_weight = we;
-    } while (std::next_permutation(perm.begin(), perm.end()));
-    std::printf("mean error %.5f  weight error %.6f  (per coordinate / per component)\n",
-                best_mean / (o.k * o.d), best_weight / o.k);
-    std::printf("TGMM training (the transformer estimator) arrives with the nn and gmm layers.\n");
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  try {
+    const TrainResult r = train_tgmm(o, std::cout, &g_stop);
+    if (r.interrupted) {
+      std::cout << "train: " << r.message << " in " << o.out << " (continue with --resume)\n";
+      return 130;
+    }
+    if (r.diverged) {
+      std::fprintf(stderr, "train: %s\n", r.message.c_str());
+      return 1;
+    }
+    std::cout << "\nFinal evaluation (" << o.eval_tasks << " fresh tasks per K and N, d = "
+              << o.model.d << "):\n";
+    print_table(std::cout, r.final_eval);
+    std::cout << "\nwrote " << o.out << "/model.safetensors, train.jsonl, eval.json\n";
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train: %s\n", e.what());
     return 1;

@@ -1,0 +1,126 @@
+// spectral.cpp — time per task of the spectral baseline (gmm::spectral_fit).
+//
+//   build/bin/bench_spectral [--tasks 128] [--k 5] [--d 8] [--n 128] [--reps 11] [--threads T]
+//
+// Draws --tasks tasks from the paper's prior (gmm::sample_tasks, f64) and fits each one with
+// spectral_fit (10 restarts x 30 iterations, the defaults), one task after another on one thread.
+// Reports the median over tasks of the per-task time (each task's time is the median of --reps
+// runs, after one warm-up pass), the mean time per task, the process CPU time per fit (robust
+// to a loaded machine, where wall times include waits for a core), and the failure count. With
+// --threads T > 1 it also times the whole set fitted as the evaluation harness does it (an OpenMP
+// loop over tasks) and reports that wall time divided by the task count.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmm/spectral.h"
+#include "gmm/tasks.h"
+
+using namespace tg;
+
+namespace {
+
+struct Options {
+  int64_t tasks = 128, k = 5, d = 8, n = 128, reps = 11, threads = 1;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  const std::pair<std::string, int64_t*> flags[] = {
+      {"--tasks", &o.tasks}, {"--k", &o.k},       {"--d", &o.d},
+      {"--n", &o.n},         {"--reps", &o.reps}, {"--threads", &o.threads}};
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = argv[i];
+    const auto* match = std::find_if(std::begin(flags), std::end(flags),
+                                     [&](const auto& f) { return f.first == flag; });
+    const long long value = i + 1 < argc ? std::atoll(argv[i + 1]) : 0;
+    if (match == std::end(flags) || value < 1) {
+      std::fprintf(stderr,
+                   "bench_spectral: bad flag or value at '%s' (flags: --tasks --k --d --n "
+                   "--reps --threads, each a positive integer)\n",
+                   flag.c_str());
+      std::exit(2);
+    }
+    *match->second = value;
+  }
+  return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  set_num_threads(1);
+  gmm::TaskConfig config;
+  config.d = o.d;
+  config.ks = {o.k};
+  config.tasks_per_k = o.tasks;
+  config.n = o.n;
+  config.dtype = DType::F64;
+  Generator gen(42);
+  const gmm::TaskBatch batch = gmm::sample_tasks(config, gen);
+  std::vector<Tensor> points(o.tasks);  // (N,d) each
+  for (int64_t b = 0; b < o.tasks; ++b) points[b] = gmm::task_points(batch, b).contiguous();
+
+  // Per task, sequential: median of reps for each task, then median over tasks.
+  int failures = 0;
+  std::vector<double> per_task(o.tasks);
+  const std::clock_t cpu_start = std::clock();
+  for (int64_t b = 0; b < o.tasks; ++b) {
+    Generator warm(b);
+    failures += gmm::spectral_fit(points[b], o.k, warm).ok ? 0 : 1;
+    std::vector<double> times(o.reps);
+    for (int64_t r = 0; r < o.reps; ++r) {
+      Generator task_gen(b);
+      const auto start = std::chrono::steady_clock::now();
+      const gmm::SpectralFit fit = gmm::spectral_fit(points[b], o.k, task_gen);
+      times[r] = seconds_since(start);
+      if (fit.weights.defined() && fit.weights.numel() != o.k) std::abort();  // keep the result
+    }
+    per_task[b] = median(times);
+  }
+  const double cpu_per_fit = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC /
+                             static_cast<double>(o.tasks * (o.reps + 1));
+  const double mean_time = std::accumulate(per_task.begin(), per_task.end(), 0.0) / o.tasks;
+  std::printf("spectral_fit  K=%lld d=%lld N=%lld  %lld tasks, 1 thread\n",
+              static_cast<long long>(o.k), static_cast<long long>(o.d), static_cast<long long>(o.n),
+              static_cast<long long>(o.tasks));
+  std::printf("  per task: median %.4f ms, mean %.4f ms (wall); %.4f ms CPU; failures %d/%lld\n",
+              1e3 * median(per_task), 1e3 * mean_time, 1e3 * cpu_per_fit, failures,
+              static_cast<long long>(o.tasks));
+
+  if (o.threads > 1) {  // the evaluation harness's way: an OpenMP loop over tasks
+    std::vector<double> walls(o.reps);
+    for (int64_t r = 0; r < o.reps; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(dynamic) num_threads(static_cast <int>(o.threads))
+      for (int64_t b = 0; b < o.tasks; ++b) {
+        Generator task_gen(b);
+        gmm::spectral_fit(points[b], o.k, task_gen);
+      }
+      walls[r] = seconds_since(start);
+    }
+    std::printf(
+        "  %lld threads, OpenMP over tasks: %.4f ms per task (wall / tasks, median of %lld)\n",
+        static_cast<long long>(o.threads), 1e3 * median(walls) / o.tasks,
+        static_cast<long long>(o.reps));
+  }
+  return 0;
+}

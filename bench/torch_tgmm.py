@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""torch_tgmm.py — the TGMM model and training step in PyTorch, mirroring gmm/ exactly.
+
+Used (1) as the reference for the C++ model's parity fixture (tests/fixtures/make_tgmm_fixture.py)
+and (2) as the PyTorch side of the training-step benchmark. Needs Debian's python3-torch; run it
+with /usr/bin/python3. It is never a dependency of the library or of the quick-start commands.
+
+Parameter names follow the official module tree with Linear weights stored (out, in):
+  task_embedding.weight (K_max, 128); read_in.{weight,bias}; backbone.wpe.weight (P, D);
+  backbone.h.i.{ln_1,attn.c_attn,attn.c_proj,ln_2,mlp.c_fc,mlp.c_proj}.{weight,bias};
+  backbone.ln_f.{weight,bias}; readouts.j.{queries, k_proj.weight, v_proj.weight}.
+
+Benchmark:  /usr/bin/python3 bench/torch_tgmm.py --d 8 --embd 64 --layers 4 --heads 4 --n 64 \
+                --batch 16 --steps 10 --threads 1
+"""
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+TASK_EMBD = 128
+
+
+class Attention(nn.Module):
+    def __init__(self, D, H, causal):
+        super().__init__()
+        self.c_attn = nn.Linear(D, 3 * D)
+        self.c_proj = nn.Linear(D, D)
+        self.H, self.causal = H, causal
+
+    def forward(self, x, valid):  # x (B,T,D), valid (B,T) bool
+        B, T, D = x.shape
+        H, hs = self.H, D // self.H
+        q, k, v = self.c_attn(x).split(D, dim=2)
+        q = q.view(B, T, H, hs).transpose(1, 2)  # (B,H,T,hs)
+        k = k.view(B, T, H, hs).transpose(1, 2)
+        v = v.view(B, T, H, hs).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B,H,T,T)
+        allowed = valid[:, None, None, :]
+        if self.causal:
+            allowed = allowed & torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        att = att.masked_fill(~allowed, float("-inf"))
+        att = torch.softmax(att, dim=-1)
+        att = torch.nan_to_num(att, nan=0.0)  # a query row with no allowed key outputs zeros
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, D)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, D):
+        super().__init__()
+        self.c_fc = nn.Linear(D, 4 * D)
+        self.c_proj = nn.Linear(4 * D, D)
+
+    def forward(self, x):
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, D, H, causal):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(D, eps=1e-5)
+        self.attn = Attention(D, H, causal)
+        self.ln_2 = nn.LayerNorm(D, eps=1e-5)
+        self.mlp = MLP(D)
+
+    def forward(self, x, valid):
+        x = x + self.attn(self.ln_1(x), valid)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Backbone(nn.Module):
+    def __init__(self, D, L, H, positions, causal=True, use_positions=True):
+        super().__init__()
+        if use_positions:
+            self.wpe = nn.Embedding(positions, D)
+        self.use_positions = use_positions
+        self.h = nn.ModuleList([Block(D, H, causal) for _ in range(L)])
+        self.ln_f = nn.LayerNorm(D, eps=1e-5)
+
+    def forward(self, x, valid):
+        if self.use_positions:
+            x = x + self.wpe.weight[: x.shape[1]]
+        for block in self.h:
+            x = block(x, valid)
+        return self.ln_f(x)
+
+
+class Readout(nn.Module):
+    """Attentive pooling: K_max learned queries over the valid positions."""
+
+    def __init__(self, D, k_max, d):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(k_max, k_max + d))
+        self.k_proj = nn.Linear(D, k_max + d, bias=False)
+        self.v_proj = nn.Linear(D, k_max + d, bias=False)
+
+    def forward(self, h, valid):  # h (B,N,D) -> (B,K_max,K_max+d)
+        keys = self.k_proj(h)  # (B,N,E)
+        scores = keys @ self.queries.t()  # (B,N,K_max)
+        scores = scores.masked_fill(~valid[:, :, None], float("-inf"))
+        attn = torch.softmax(scores, dim=1)  # over positions
+        return attn.transpose(1, 2) @ self.v_proj(h)  # (B,K_max,E)
+
+
+class TGMM(nn.Module):
+    def __init__(self, d, ks, D, L, H, n_max, k_max=5, causal=True, use_positions=True):
+        super().__init__()
+        self.d, self.ks, self.k_max = d, list(ks), k_max
+        self.task_embedding = nn.Embedding(k_max, TASK_EMBD)
+        self.read_in = nn.Linear(d + TASK_EMBD, D)
+        self.backbone = Backbone(D, L, H, n_max, causal, use_positions)
+        self.readouts = nn.ModuleList([Readout(D, k_max, d) for _ in self.ks])
+        self.gpt2_init(L)
+
+    def gpt2_init(self, L):
+        nn.init.normal_(self.task_embedding.weight, 0.0, 1.0)
+        for name, p in self.backbone.named_parameters():
+            if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
+                nn.init.ones_(p)
+            elif name.endswith(".bias"):
+                nn.init.zeros_(p)
+            elif name.endswith("c_proj.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L))
+            else:
+                nn.init.normal_(p, 0.0, 0.02)
+
+    def forward(self, x, k, valid):
+        """x (B,N,d); k: the K of this whole batch (one readout); valid (B,N) bool.
+        Returns weight log-probabilities (B,K) and means (B,K,d)."""
+        B, N, _ = x.shape
+        e = self.task_embedding.weight[k - 1].expand(B, N, TASK_EMBD)
+        h = self.backbone(self.read_in(torch.cat([x, e], dim=-1)), valid)
+        o = self.readouts[self.ks.index(k)](h, valid)  # (B,K_max,K_max+d)
+        logits = o[:, :, : self.k_max].mean(dim=1)[:, :k]  # slot-averaged, masked to K
+        return torch.log_softmax(logits, dim=-1), o[:, :k, self.k_max :]
+
+
+def sorted_loss(log_pi, mu_hat, pi, mu):
+    """Soft-target CE on weights + mean over slots of (1/d)||mu_hat - mu||^2, averaged over tasks."""
+    d = mu.shape[-1]
+    ce = -(pi * log_pi).sum(-1)
+    mse = ((mu_hat - mu) ** 2).sum(-1).mean(-1) / d
+    return (ce + mse).mean()
+
+
+def sample_batch(gen, d, k, B, n):
+    """A quick stand-in for the task prior (timing only; the C++ sampler is the reference)."""
+    u = torch.rand(B, k, generator=gen) * 0.6 + 0.2
+    pi = torch.sort(u, dim=-1).values
+    pi = pi / pi.sum(-1, keepdim=True)
+    mu = torch.rand(B, k, d, generator=gen) * 10 - 5
+    z = torch.multinomial(pi, n, replacement=True, generator=gen)
+    x = torch.gather(mu, 1, z[..., None].expand(B, n, d)) + torch.randn(B, n, d, generator=gen)
+    lengths = torch.randint(n // 2, n + 1, (B,), generator=gen)
+    valid = torch.arange(n)[None, :] < lengths[:, None]
+    return x, valid, pi, mu
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--d", type=int, default=8)
+    ap.add_argument("--ks", default="2,3,4,5")
+    ap.add_argument("--embd", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    ks = [int(k) for k in a.ks.split(",")]
+    model = TGMM(a.d, ks, a.embd, a.layers, a.heads, a.n)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(1)
+    batches = [[sample_batch(gen, a.d, k, a.batch, a.n) for k in ks] for _ in range(4)]
+    times = []
+    for step in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = 0.0
+        for k, (x, valid, pi, mu) in zip(ks, batches[step % 4]):
+            log_pi, mu_hat = model(x, k, valid)
+            loss = loss + sorted_loss(log_pi, mu_hat, pi, mu)
+        (loss / len(ks)).backward()
+        opt.step()
+        if step >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    tokens = a.batch * len(ks) * a.n
+    result = {"framework": "pytorch " + torch.__version__, "threads": a.threads,
+              "median_step_s": med, "min_step_s": min(times), "max_step_s": max(times),
+              "tokens_per_s": tokens / med,
+              "parameters": sum(p.numel() for p in model.parameters())}
+    if a.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>14}: {value}")
+
+
+if __name__ == "__main__":
+    main()

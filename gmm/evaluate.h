@@ -1,0 +1,75 @@
+// evaluate.h — the evaluation harness: every estimator on the same tasks, for each (K, N).
+//
+// An Estimator is a name and a function from a TaskBatch (reading only x, lengths, ks) to one
+// Estimate per task. The built-ins wrap EM and the spectral method; the TGMM model plugs in the
+// same way. evaluate() draws, for each K in settings.ks and N in settings.ns, one batch of
+// `tasks` fresh tasks (full length, no padding, f64) from a seed derived from (seed, K, N) only,
+// runs every estimator on it (each with a generator derived from (seed, K, N, its name), so adding
+// or reordering methods changes no result), scores each task in-sample (metrics.h) and
+// aggregates.
+//
+// JSON (a contract: TGMM's eval.json uses the same keys), one object per record:
+//   {"method", "d", "K", "N", "mean_error", "weight_error", "l2_error", "log_likelihood",
+//    "accuracy", "failures", "tasks", "seconds_per_task",
+//    "<metric>_std", "<metric>_median" for each of the five metrics}
+// Metric values are means over the successful tasks; null when every task failed.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gmm/em.h"
+#include "gmm/metrics.h"
+#include "gmm/tasks.h"
+
+namespace tg::gmm {
+
+struct Estimator {
+  std::string name;
+  std::function<std::vector<Estimate>(const TaskBatch&, Generator&)> fit;
+};
+
+Estimator em_estimator(const std::string& name, const EmOptions& options);
+Estimator em_paper_estimator();                          // "em-paper"
+Estimator em_strong_estimator(int64_t restarts = 10);    // "em-strong"
+Estimator em_diagonal_estimator(int64_t restarts = 10);  // "em-diag": strong, diagonal covariance
+Estimator spectral_estimator();                          // "spectral"
+// One of the names above; throws (naming builtin_estimator) for any other.
+Estimator builtin_estimator(const std::string& name);
+std::vector<std::string> builtin_estimator_names();
+
+// An EmResult as one Estimate per task (slots beyond each task's K dropped).
+std::vector<Estimate> em_estimates(const EmResult& result, const Tensor& ks);
+
+struct EvalSettings {
+  int64_t d = 2;
+  std::vector<int64_t> ks = {2, 3, 4, 5};
+  std::vector<int64_t> ns = {32, 64, 128};
+  int64_t tasks = 128;  // per (K, N)
+  uint64_t seed = 0;
+  Shift shift = Shift::None;
+  double perturbation_std = 0.0;  // Shift::MeanPerturbation
+  double phase_a = 1.0;           // Shift::PhaseTransition
+};
+
+struct EvalRecord {
+  std::string method;
+  int64_t d = 0, k = 0, n = 0;
+  MetricsSummary metrics;
+  double seconds_per_task = 0;  // the estimator's wall time on the batch / tasks
+};
+
+std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
+                                 const EvalSettings& settings);
+
+// One row per record: method, d, K, N, l2 error (mean +- std), mean error, weight error,
+// log-likelihood, accuracy, failures/tasks, milliseconds per task.
+void print_table(std::ostream& os, const std::vector<EvalRecord>& records);
+nlohmann::json to_json(const EvalRecord& record);
+nlohmann::json to_json(const std::vector<EvalRecord>& records);
+
+}  // namespace tg::gmm

@@ -1,0 +1,209 @@
+// tgmm.cpp — the TGMM model's construction and forward pass (see tgmm.h).
+#include "gmm/tgmm.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "autograd/ops.h"
+
+namespace tg::gmm {
+
+namespace {
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  return s;
+}
+std::vector<int64_t> split_ints(const std::string& s) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = std::min(s.find(',', start), s.size());
+    out.push_back(std::stoll(s.substr(start, end - start)));
+    start = end + 1;
+  }
+  return out;
+}
+constexpr double kMaskedLogit = -1e9;  // slots >= K: exp() is exactly 0, 0 * logit stays finite
+}  // namespace
+
+const char* weight_head_name(WeightHead head) {
+  return head == WeightHead::Average ? "average" : "slot";
+}
+
+WeightHead parse_weight_head(const std::string& name) {
+  if (name == "average") return WeightHead::Average;
+  if (name == "slot") return WeightHead::Slot;
+  throw std::invalid_argument("unknown weight head '" + name + "' (expected average or slot)");
+}
+
+void TgmmConfig::validate() const {
+  auto fail = [](const std::string& what) {
+    throw std::invalid_argument("TGMM config: " + what);
+  };
+  if (d < 1) fail("d must be >= 1");
+  if (ks.empty()) fail("ks is empty");
+  for (int64_t k : ks) {
+    if (k < 1 || k > k_max) fail("every K must be in [1, k_max=" + std::to_string(k_max) + "]");
+    if (std::count(ks.begin(), ks.end(), k) > 1) fail("K=" + std::to_string(k) + " repeated");
+  }
+  if (embd < 1 || heads < 1 || embd % heads != 0) fail("embd must be a positive multiple of heads");
+  if (layers < 1) fail("layers must be >= 1");
+  if (n_positions < 1) fail("n_positions must be >= 1");
+  if (backbone != "gpt2" && backbone != "set") fail("backbone must be gpt2 or set");
+}
+
+std::map<std::string, std::string> TgmmConfig::to_metadata() const {
+  return {{"model", "tgmm"},
+          {"d", std::to_string(d)},
+          {"ks", join(ks)},
+          {"k_max", std::to_string(k_max)},
+          {"embd", std::to_string(embd)},
+          {"layers", std::to_string(layers)},
+          {"heads", std::to_string(heads)},
+          {"n_positions", std::to_string(n_positions)},
+          {"backbone", backbone},
+          {"weight_head", weight_head_name(weight_head)},
+          {"dtype", dtype_name(dtype)}};
+}
+
+TgmmConfig TgmmConfig::from_metadata(const std::map<std::string, std::string>& metadata) {
+  auto get = [&](const std::string& key) {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) {
+      throw std::invalid_argument("TGMM config: metadata has no '" + key + "'");
+    }
+    return it->second;
+  };
+  if (get("model") != "tgmm") throw std::invalid_argument("TGMM config: not a TGMM checkpoint");
+  TgmmConfig c;
+  try {
+    c.d = std::stoll(get("d"));
+    c.ks = split_ints(get("ks"));
+    c.k_max = std::stoll(get("k_max"));
+    c.embd = std::stoll(get("embd"));
+    c.layers = std::stoll(get("layers"));
+    c.heads = std::stoll(get("heads"));
+    c.n_positions = std::stoll(get("n_positions"));
+  } catch (const std::logic_error& e) {
+    if (dynamic_cast<const std::invalid_argument*>(&e) &&
+        std::string(e.what()).rfind("TGMM config", 0) == 0) {
+      throw;
+    }
+    throw std::invalid_argument("TGMM config: a numeric field in the metadata is malformed");
+  }
+  c.backbone = get("backbone");
+  c.weight_head = parse_weight_head(get("weight_head"));
+  c.dtype = get("dtype") == "f64" ? DType::F64 : DType::F32;
+  c.validate();
+  return c;
+}
+
+TgmmModel::TgmmModel(const TgmmConfig& config, Generator& gen) : config_(config) {
+  config_.validate();
+  const DType dt = config_.dtype;
+  const int64_t E = config_.k_max + config_.d;
+  task_embedding_ = register_module(
+      "task_embedding", std::make_shared<nn::Embedding>(config_.k_max, TgmmConfig::kTaskEmbedding,
+                                                        gen, nn::EmbeddingOptions{1.0, dt}));
+  read_in_ = register_module(
+      "read_in", std::make_shared<nn::Linear>(config_.d + TgmmConfig::kTaskEmbedding, config_.embd,
+                                              gen, nn::LinearOptions::uniform(dt)));
+  nn::GPT2Config bc;
+  bc.n_embd = config_.embd;
+  bc.n_layer = config_.layers;
+  bc.n_head = config_.heads;
+  bc.n_positions = config_.n_positions;
+  bc.causal = config_.backbone == "gpt2";
+  bc.use_positions = config_.backbone == "gpt2";
+  bc.dtype = dt;
+  backbone_ = register_module("backbone", std::make_shared<nn::GPT2Backbone>(bc, gen));
+  auto readouts = register_module("readouts", std::make_shared<nn::ModuleList>());
+  for (size_t j = 0; j < config_.ks.size(); ++j) {
+    readouts_.push_back(readouts->append(
+        std::make_shared<nn::AttentivePooling>(config_.embd, config_.k_max, E, gen, dt)));
+  }
+}
+
+TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& valid) const {
+  const TgmmConfig& c = config_;
+  if (x.dim() != 3 || x.size(2) != c.d) {
+    throw std::invalid_argument("TGMM: expected points (B, N, " + std::to_string(c.d) + "), got " +
+                                shape_str(x.shape()));
+  }
+  const int64_t B = x.size(0), N = x.size(1);
+  if (ks.shape() != Shape{B} || valid.shape() != Shape{B, N}) {
+    throw std::invalid_argument("TGMM: expected ks (" + std::to_string(B) + ") and valid " +
+                                shape_str({B, N}) + ", got " + shape_str(ks.shape()) + " and " +
+                                shape_str(valid.shape()));
+  }
+  if (c.backbone == "gpt2" && N > c.n_positions) {
+    throw std::invalid_argument("TGMM: " + std::to_string(N) + " points exceed the model's " +
+                                std::to_string(c.n_positions) + " positions");
+  }
+  // Which readout serves each task, and the tasks of each readout.
+  const std::vector<double> k_of = ks.to_vector();
+  std::vector<std::vector<int64_t>> groups(c.ks.size());
+  for (int64_t b = 0; b < B; ++b) {
+    const auto it = std::find(c.ks.begin(), c.ks.end(), static_cast<int64_t>(k_of[b]));
+    if (it == c.ks.end()) {
+      throw std::invalid_argument("TGMM: task " + std::to_string(b) + " has K=" +
+                                  std::to_string(static_cast<int64_t>(k_of[b])) +
+                                  ", which the model was not trained for");
+    }
+    groups[it - c.ks.begin()].push_back(b);
+  }
+
+  // Tokens: [x_n ; E(K-1)] -> read_in -> backbone.
+  const Tensor k_minus_1 = add_scalar(ks.to(DType::F64), -1.0).to(DType::I64);   // (B)
+  ag::Variable task = task_embedding_->forward(k_minus_1);                        // (B, 128)
+  task = ag::expand(ag::unsqueeze(task, 1), {B, N, TgmmConfig::kTaskEmbedding});  // (B, N, 128)
+  const ag::Variable points(x.to(c.dtype));                                        // (B, N, d)
+  ag::Variable tokens = ag::concat({points, task}, 2);                           // (B, N, d+128)
+  ag::Variable h = backbone_->forward(read_in_->forward(tokens), valid);          // (B, N, D)
+
+  // Readouts, one per K, over that K's tasks; then back into task order.
+  std::vector<ag::Variable> pooled;
+  std::vector<int64_t> order;
+  for (size_t j = 0; j < groups.size(); ++j) {
+    if (groups[j].empty()) continue;
+    ag::Variable hj = h;
+    Tensor vj = valid;
+    if (static_cast<int64_t>(groups[j].size()) != B) {
+      const Tensor idx = from_indices(groups[j]);
+      hj = ag::index_select(h, 0, idx);
+      vj = index_select(valid, 0, idx);
+    }
+    pooled.push_back(readouts_[j]->forward(hj, vj));  // (b_j, Kmax, E)
+    order.insert(order.end(), groups[j].begin(), groups[j].end());
+  }
+  ag::Variable o = pooled.size() == 1 ? pooled[0] : ag::concat(pooled, 0);  // (B, Kmax, E)
+  bool identity = true;
+  for (int64_t i = 0; i < B; ++i) identity &= order[i] == i;
+  if (!identity) {
+    std::vector<int64_t> inverse(B);
+    for (int64_t i = 0; i < B; ++i) inverse[order[i]] = i;
+    o = ag::index_select(o, 0, from_indices(inverse));
+  }
+
+  // Heads: weight logits (B, Kmax), masked beyond each task's K; means (B, Kmax, d).
+  const int64_t Km = c.k_max;
+  ag::Variable weight_part = ag::narrow(o, 2, 0, Km);  // (B, Kmax, Kmax)
+  ag::Variable logits;
+  if (c.weight_head == WeightHead::Average) {
+    logits = ag::mean(weight_part, {1});  // mean over the slots
+  } else {
+    Tensor eye = zeros({Km, Km}, c.dtype);
+    for (int64_t j = 0; j < Km; ++j) eye.narrow(0, j, 1).narrow(1, j, 1).fill_(1.0);
+    logits = ag::sum(weight_part * ag::Variable(eye), {2});  // o_j[j]
+  }
+  const Tensor slot = arange(Km, DType::F64).unsqueeze(0);                           // (1, Kmax)
+  const Tensor beyond_k = ge(slot.expand({B, Km}), ks.to(DType::F64).unsqueeze(1));  // (B, Kmax)
+  logits = ag::masked_fill(logits, beyond_k.to(c.dtype), kMaskedLogit);
+  return {ag::log_softmax(logits, 1), ag::narrow(o, 2, Km, c.d)};
+}
+
+}  // namespace tg::gmm

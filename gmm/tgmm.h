@@ -1,0 +1,81 @@
+// tgmm.h — the TGMM model: a transformer that reads N points and outputs a mixture's (pi, mu).
+//
+// TGMM.md, "The model":
+//   X (B,N,d), K  ->  [x_n ; E(K-1)]            E: task embedding (Kmax, 128), one row per task
+//                 ->  read_in: Linear(d+128 -> D)
+//                 ->  backbone: GPT-2 (causal, learned positions) or `set` (bidirectional, none)
+//                 ->  readout for this K: attentive pooling, Kmax queries -> o (Kmax, Kmax+d)
+//                 ->  weight logits l (Kmax), masked beyond K; means mu_hat_j = o_j[Kmax:], j < K
+// Weight heads: `average` (the official one) l = mean over the Kmax slots of o_j[:Kmax];
+// `slot` (ours, an option) l_j = o_j[j], each slot's own logit, so a slot carries its weight
+// when the loss matches slots to components (RECIPE-NOTES.md).
+//
+// Dimension letters: B tasks, N points (padded), d dimension, D width, Kmax padded components,
+// E = Kmax + d (readout width).
+//
+// Parameter names mirror the official PyTorch module tree (Linear weights (out, in)):
+//   task_embedding.weight (Kmax, 128); read_in.{weight (D, d+128), bias (D)};
+//   backbone.{wpe.weight, h.i.*, ln_f.*} (nn/gpt2.h); readouts.j.{queries (Kmax, E),
+//   k_proj.weight (E, D), v_proj.weight (E, D)} for the j-th K of the list.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/embedding.h"
+#include "nn/gpt2.h"
+#include "nn/linear.h"
+#include "nn/pooling.h"
+
+namespace tg::gmm {
+
+enum class WeightHead { Average, Slot };
+
+struct TgmmConfig {
+  int64_t d = 8;
+  std::vector<int64_t> ks = {2, 3, 4, 5};
+  int64_t k_max = 5;              // padded component count (>= max of ks)
+  int64_t embd = 128;             // D
+  int64_t layers = 12;            // L
+  int64_t heads = 4;              // H
+  int64_t n_positions = 128;      // the longest N (position table size)
+  std::string backbone = "gpt2";  // "gpt2" (causal, positions) or "set"
+  WeightHead weight_head = WeightHead::Average;
+  DType dtype = DType::F32;  // f64 for gradient checks
+  static constexpr int64_t kTaskEmbedding = 128;
+
+  // Throws std::invalid_argument naming the bad field.
+  void validate() const;
+  // As strings for a checkpoint's metadata, and back.
+  std::map<std::string, std::string> to_metadata() const;
+  static TgmmConfig from_metadata(const std::map<std::string, std::string>& metadata);
+};
+
+const char* weight_head_name(WeightHead head);
+WeightHead parse_weight_head(const std::string& name);  // "average" | "slot"
+
+// The model's raw outputs for a batch of tasks.
+struct TgmmOutput {
+  ag::Variable log_weights;  // (B, Kmax) log pi_hat; slots >= K are about -1e9 (weight 0)
+  ag::Variable means;        // (B, Kmax, d) mu_hat; slots >= K are meaningless
+};
+
+class TgmmModel : public nn::Module {
+ public:
+  TgmmModel(const TgmmConfig& config, Generator& gen);
+
+  // x (B, N, d); ks (B) i64, each in config.ks; valid (B, N), nonzero = a real point.
+  TgmmOutput forward(const Tensor& x, const Tensor& ks, const Tensor& valid) const;
+
+  const TgmmConfig& config() const { return config_; }
+
+ private:
+  TgmmConfig config_;
+  std::shared_ptr<nn::Embedding> task_embedding_;
+  std::shared_ptr<nn::Linear> read_in_;
+  std::shared_ptr<nn::GPT2Backbone> backbone_;
+  std::vector<std::shared_ptr<nn::AttentivePooling>> readouts_;  // one per K of config.ks
+};
+
+}  // namespace tg::gmm

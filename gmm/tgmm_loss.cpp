@@ -1,0 +1,76 @@
+// tgmm_loss.cpp — see tgmm_loss.h.
+#include "gmm/tgmm_loss.h"
+
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "gmm/hungarian.h"
+
+namespace tg::gmm {
+
+const char* loss_kind_name(LossKind kind) {
+  return kind == LossKind::Sorted ? "sorted" : "hungarian";
+}
+
+LossKind parse_loss_kind(const std::string& name) {
+  if (name == "sorted") return LossKind::Sorted;
+  if (name == "hungarian") return LossKind::Hungarian;
+  throw std::invalid_argument("unknown loss '" + name + "' (expected sorted or hungarian)");
+}
+
+SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossKind kind) {
+  const DType dt = output.means.dtype();
+  SlotTargets t{batch.weights.to(dt), batch.means.to(dt)};
+  if (kind == LossKind::Sorted) return t;
+
+  const int64_t B = batch.batch_size(), Km = batch.k_max(), d = batch.d();
+  const Tensor pred = output.means.value().to(DType::F64).contiguous();  // (B, Kmax, d)
+  const Tensor truth_mu = batch.means.to(DType::F64).contiguous();      // (B, Kmax, d)
+  const Tensor truth_pi = batch.weights.to(DType::F64).contiguous();    // (B, Kmax)
+  Tensor w = zeros({B, Km}, DType::F64), m = zeros({B, Km, d}, DType::F64);
+  const double* pm = pred.data<double>();
+  const double* tm = truth_mu.data<double>();
+  const double* tp = truth_pi.data<double>();
+  double* wm = w.data<double>();
+  double* mm = m.data<double>();
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t K = batch.k(b);
+    std::vector<double> cost(K * K);
+    for (int64_t i = 0; i < K; ++i) {
+      for (int64_t j = 0; j < K; ++j) {
+        double c = 0;
+        for (int64_t e = 0; e < d; ++e) {
+          const double diff = pm[(b * Km + i) * d + e] - tm[(b * Km + j) * d + e];
+          c += diff * diff;
+        }
+        cost[i * K + j] = c / d;
+      }
+    }
+    const std::vector<int64_t> assignment = hungarian(cost, K);  // slot i <- component a[i]
+    for (int64_t i = 0; i < K; ++i) {
+      const int64_t j = assignment[i];
+      wm[b * Km + i] = tp[b * Km + j];
+      for (int64_t e = 0; e < d; ++e) mm[(b * Km + i) * d + e] = tm[(b * Km + j) * d + e];
+    }
+  }
+  return {w.to(dt), m.to(dt)};
+}
+
+TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind) {
+  const DType dt = output.means.dtype();
+  const int64_t d = batch.d();
+  const SlotTargets target = slot_targets(output, batch, kind);
+  const Tensor mask = batch.component_mask.to(dt);            // (B, Kmax)
+  const Tensor k = sum(mask, {1});                            // (B) components per task
+
+  // -sum_k pi_k log pi_hat_k; slots >= K have pi_k = 0 and a finite log pi_hat_k.
+  ag::Variable weight_loss =
+      -ag::sum(ag::Variable(target.weights) * output.log_weights, {1});     // (B)
+  ag::Variable sq = ag::sum(ag::square(output.means - ag::Variable(target.means)), {2});  // (B, Kmax)
+  ag::Variable mean_loss =
+      ag::sum(sq * ag::Variable(mask), {1}) / ag::Variable(mul_scalar(k, double(d)));  // (B)
+  ag::Variable loss = ag::mean(weight_loss + mean_loss);
+  return {loss, mean(weight_loss.value()).item(), mean(mean_loss.value()).item()};
+}
+
+}  // namespace tg::gmm

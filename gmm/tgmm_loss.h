@@ -1,0 +1,41 @@
+// tgmm_loss.h — the training loss of TGMM (TGMM.md, "Training"), with the slot-matching option.
+//
+// Per task with K components, true (pi, mu) and the model's (log pi_hat, mu_hat):
+//   weight loss  -sum_k pi_k log pi_hat_k                 (soft-target cross-entropy)
+//   mean loss    (1/K) sum_k (1/d) ||mu_hat_k - mu_k||^2   (over the K valid slots)
+// loss = mean over tasks of (weight loss + mean loss).
+//
+// Which true component slot k is trained against:
+//   sorted     (the paper's) the k-th smallest weight — the order the sampler emits;
+//   hungarian  (ours, an option) the component assigned to slot k by the Hungarian algorithm on
+//              the cost (1/d)||mu_hat_i - mu_j||^2 of the current prediction (no gradient flows
+//              through the matching). RECIPE-NOTES.md: this is what makes a small model learn;
+//              with sorted targets the network predicts the centroid in every slot.
+#pragma once
+#include <string>
+
+#include "gmm/tasks.h"
+#include "gmm/tgmm.h"
+
+namespace tg::gmm {
+
+enum class LossKind { Sorted, Hungarian };
+const char* loss_kind_name(LossKind kind);
+LossKind parse_loss_kind(const std::string& name);  // "sorted" | "hungarian"
+
+struct TgmmLoss {
+  ag::Variable loss;   // () the mean over tasks of both terms
+  double weight_loss;  // the two terms' means over tasks, for logging
+  double mean_loss;
+};
+
+// The targets each slot is trained against: (B, Kmax) weights and (B, Kmax, d) means, from
+// batch.weights / batch.means, permuted per task under LossKind::Hungarian.
+struct SlotTargets {
+  Tensor weights, means;
+};
+SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossKind kind);
+
+TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind);
+
+}  // namespace tg::gmm

@@ -1,0 +1,68 @@
+// module.h — the base of every layer: named parameters, buffers, children, train/eval.
+//
+// A module registers its parameters (Variables that require grad) and its child modules under
+// short names; the full name of a parameter is the dotted path from the root, as in PyTorch:
+// "backbone.h.0.attn.c_attn.weight". Registration order is kept, so names and parameter order
+// are stable across runs (checkpoints and optimiser state rely on it).
+//
+// Subclasses expose a non-virtual `forward(...)` with their own signature that checks input
+// shapes and names the module in its error messages.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/variable.h"
+
+namespace tg::nn {
+
+using NamedParameters = std::vector<std::pair<std::string, ag::Variable>>;
+using NamedBuffers = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // Every parameter of this module and its descendants, with dotted names, in registration order.
+  NamedParameters named_parameters() const;
+  std::vector<ag::Variable> parameters() const;
+  NamedBuffers named_buffers() const;
+  int64_t parameter_count() const;
+
+  // Train / eval mode, recursively (TGMM has no dropout, but the flag is part of the contract).
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  void zero_grad();
+
+  // The parameter with this dotted name; throws "Module: no parameter named 'x'" if absent.
+  ag::Variable parameter(const std::string& name) const;
+
+ protected:
+  // Register a trainable leaf and return it (keep the returned handle as a member).
+  ag::Variable register_parameter(const std::string& name, Tensor value);
+  void register_buffer(const std::string& name, Tensor value);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    check_name(name);
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+ private:
+  void check_name(const std::string& name) const;
+  void collect(const std::string& prefix, NamedParameters& out) const;
+  void collect_buffers(const std::string& prefix, NamedBuffers& out) const;
+
+  NamedParameters params_;
+  NamedBuffers buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace tg::nn

@@ -1,0 +1,229 @@
+// test_metrics.cpp — Hungarian assignment against brute force, component matching applied the
+// right way round, the per-task metrics on hand cases, aggregation that never averages a failure,
+// and the evaluation harness (same tasks for every method, the JSON contract).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+#include <vector>
+
+#include "gmm/evaluate.h"
+#include "gmm/hungarian.h"
+#include "gmm/metrics.h"
+
+using namespace tg;
+using namespace tg::gmm;
+
+namespace {
+
+double total_cost(const std::vector<double>& cost, const std::vector<int64_t>& assignment) {
+  const auto n = static_cast<int64_t>(assignment.size());
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += cost[i * n + assignment[i]];
+  return s;
+}
+
+Estimate estimate(const std::vector<double>& w, const std::vector<double>& mu, int64_t d) {
+  Estimate e;
+  e.weights = from_vector(w, {}, DType::F64);
+  e.means = from_vector(mu, {static_cast<int64_t>(w.size()), d}, DType::F64);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("hungarian finds the brute-force minimum over all permutations for K <= 6") {
+  Generator gen(5);
+  for (int64_t n = 1; n <= 6; ++n) {
+    for (int trial = 0; trial < 60; ++trial) {
+      std::vector<double> cost(n * n);
+      for (auto& c : cost) {
+        // Mix continuous costs with small integers, which make ties (several optima) common.
+        c = trial % 2 ? gen.uniform(-3, 10) : static_cast<double>(gen.randint(0, 4));
+      }
+      const std::vector<int64_t> a = hungarian(cost, n);
+      std::vector<int64_t> sorted = a;
+      std::sort(sorted.begin(), sorted.end());
+      std::vector<int64_t> identity(n);
+      std::iota(identity.begin(), identity.end(), 0);
+      REQUIRE(sorted == identity);  // a permutation
+      std::vector<int64_t> p = identity;
+      double best = 1e300;
+      do best = std::min(best, total_cost(cost, p));
+      while (std::next_permutation(p.begin(), p.end()));
+      CHECK(total_cost(cost, a) == doctest::Approx(best).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("hungarian on a known case and its errors") {
+  // Rows want columns (2, 0, 1): cost 1 + 2 + 3 against at least 10 for any other permutation.
+  const Tensor cost = from_vector({9, 9, 1, 2, 9, 9, 9, 3, 9}, {3, 3}, DType::F64);
+  CHECK(hungarian(cost) == std::vector<int64_t>{2, 0, 1});
+  CHECK(hungarian(std::vector<double>{}, 0).empty());
+  CHECK_THROWS_WITH_AS(hungarian(zeros({2, 3})), doctest::Contains("hungarian: expected a square"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(hungarian({1.0, NAN, 0.0, 1.0}, 2), doctest::Contains("finite"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("a permuted perfect estimate has zero error (the permutation is applied inverted)") {
+  // A 3-cycle is not its own inverse: indexing by the assignment itself (the public code's bug)
+  // would misalign it.
+  const std::vector<double> w = {0.2, 0.3, 0.5}, mu = {-4, 0, 0, 4, 4, 0};
+  const std::vector<int64_t> cycle = {1, 2, 0};  // estimated i holds true cycle[i]
+  std::vector<double> w_hat(3), mu_hat(6);
+  for (int64_t i = 0; i < 3; ++i) {
+    w_hat[i] = w[cycle[i]];
+    mu_hat[i * 2] = mu[cycle[i] * 2];
+    mu_hat[i * 2 + 1] = mu[cycle[i] * 2 + 1];
+  }
+  const Estimate e = estimate(w_hat, mu_hat, 2);
+  const Tensor true_means = from_vector(mu, {3, 2}, DType::F64);
+  const std::vector<int64_t> assignment = match_components(e.means, true_means);
+  CHECK(assignment == cycle);
+  CHECK(max_abs_diff(align_components(e.means, assignment), true_means) == 0.0);
+  // The buggy way round: estimate[assignment] is not the truth.
+  CHECK(max_abs_diff(index_select(e.means, 0, from_indices(assignment)), true_means) > 1.0);
+
+  const Tensor x = from_vector({-4, 0.5, 4.2, 0, 0, 3.5, -3, -1}, {4, 2}, DType::F64);
+  const Tensor labels = from_indices({0, 2, 1, 0});
+  const TaskMetrics m = task_metrics(e, from_vector(w, {}, DType::F64), true_means, x, labels);
+  REQUIRE(m.ok);
+  CHECK(m.mean_error == 0.0);
+  CHECK(m.weight_error == 0.0);
+  CHECK(m.l2_error == 0.0);
+  CHECK(m.accuracy == 1.0);
+}
+
+TEST_CASE("mean error, weight error, log-likelihood and accuracy on a hand case") {
+  // K = 2, d = 2; the estimate moves each mean by (0.1, -0.2) and swaps the slots.
+  const Tensor pi = from_vector({0.4, 0.6}, {}, DType::F64);
+  const Tensor mu = from_vector({0, 0, 5, 5}, {2, 2}, DType::F64);
+  const Estimate e = estimate({0.5, 0.5}, {5.1, 4.8, 0.1, -0.2}, 2);
+  const Tensor x = from_vector({0, 0, 2, 2, 5, 5}, {3, 2}, DType::F64);
+  const Tensor labels = from_indices({0, 1, 1});  // (2,2) is nearer to mean 0: one miss
+  const TaskMetrics m = task_metrics(e, pi, mu, x, labels);
+  REQUIRE(m.ok);
+  CHECK(m.mean_error == doctest::Approx((0.01 + 0.04) * 2 / 4));
+  CHECK(m.weight_error == doctest::Approx((0.01 + 0.01) / 2));
+  CHECK(m.l2_error == doctest::Approx(m.mean_error + m.weight_error));
+  CHECK(m.accuracy == doctest::Approx(2.0 / 3));
+  // Log-likelihood by hand: (1/3) sum_n log sum_k 0.5 N(x_n; mu_hat_k, I).
+  const double mh[2][2] = {{5.1, 4.8}, {0.1, -0.2}}, xs[3][2] = {{0, 0}, {2, 2}, {5, 5}};
+  double ll = 0;
+  for (auto& p : xs) {
+    double s = 0;
+    for (auto& q : mh) {
+      const double r2 = (p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]);
+      s += 0.5 * std::exp(-0.5 * r2) / (2 * M_PI);
+    }
+    ll += std::log(s) / 3;
+  }
+  CHECK(m.log_likelihood == doctest::Approx(ll).epsilon(1e-12));
+  // One component at x itself: log N = -(d/2) log 2 pi.
+  CHECK(mixture_log_likelihood(
+            from_vector({1, 2}, {1, 2}, DType::F64), from_vector({1}, {}, DType::F64),
+            from_vector({1, 2}, {1, 2}, DType::F64)) == doctest::Approx(-std::log(2 * M_PI)));
+  // With scales 2 the density at the mean drops by 2 per coordinate.
+  CHECK(mixture_log_likelihood(
+            from_vector({1, 2}, {1, 2}, DType::F64), from_vector({1}, {}, DType::F64),
+            from_vector({1, 2}, {1, 2}, DType::F64), full({1, 2}, 2.0, DType::F64)) ==
+        doctest::Approx(-std::log(2 * M_PI) - 2 * std::log(2.0)));
+}
+
+TEST_CASE("failures are counted, never averaged, and serialise as null") {
+  const Tensor pi = from_vector({0.5, 0.5}, {}, DType::F64);
+  const Tensor mu = from_vector({0, 0, 5, 5}, {2, 2}, DType::F64);
+  const Tensor x = from_vector({0, 0, 5, 5}, {2, 2}, DType::F64);
+  const Tensor labels = from_indices({0, 1});
+  std::vector<TaskMetrics> tasks;
+  tasks.push_back(task_metrics(failed_estimate("K >= d"), pi, mu, x, labels));
+  tasks.push_back(task_metrics(estimate({0.5, 0.5}, {0, 0, NAN, 5}, 2), pi, mu, x, labels));
+  CHECK_FALSE(tasks[0].ok);
+  CHECK(tasks[0].failure == "K >= d");
+  CHECK_FALSE(tasks[1].ok);
+  CHECK(tasks[1].failure == "non-finite estimate");
+  const MetricsSummary none = aggregate(tasks);
+  CHECK(none.failures == 2);
+  CHECK(none.l2_error.count == 0);
+  tasks.push_back(task_metrics(estimate({0.5, 0.5}, {0, 0, 5, 5}, 2), pi, mu, x, labels));
+  tasks.push_back(task_metrics(estimate({0.5, 0.5}, {0, 0, 5, 6}, 2), pi, mu, x, labels));
+  const MetricsSummary some = aggregate(tasks);
+  CHECK(some.failures == 2);
+  CHECK(some.tasks == 4);
+  CHECK(some.mean_error.count == 2);
+  CHECK(some.mean_error.mean == doctest::Approx(0.125));  // (0 + 1/4) / 2
+  CHECK(std::isfinite(some.log_likelihood.mean));
+
+  EvalRecord r{"spectral", 2, 3, 32, none, 0.0};
+  const nlohmann::json j = to_json(r);
+  CHECK(j["l2_error"].is_null());
+  CHECK(j["failures"] == 2);
+  CHECK(j.dump().find("NaN") == std::string::npos);
+}
+
+TEST_CASE("summarize: mean, population std, median") {
+  const Summary s = summarize({4, 1, 3, 2});
+  CHECK(s.mean == 2.5);
+  CHECK(s.std == doctest::Approx(std::sqrt(1.25)));
+  CHECK(s.median == 2.5);
+  CHECK(summarize({5, 1, 3}).median == 3);
+  CHECK(std::isnan(summarize({}).mean));
+}
+
+TEST_CASE("evaluate runs every method on the same tasks and writes the JSON contract") {
+  // An oracle (returns the truth) scores zero error; a method that always fails scores failures.
+  Estimator oracle{"oracle", [](const TaskBatch& b, Generator&) {
+                     std::vector<Estimate> out;
+                     for (int64_t t = 0; t < b.batch_size(); ++t) {
+                       Estimate e;
+                       e.weights = task_weights(b, t).contiguous();
+                       e.means = task_means(b, t).contiguous();
+                       out.push_back(e);
+                     }
+                     return out;
+                   }};
+  Estimator broken{"broken", [](const TaskBatch& b, Generator&) {
+                     return std::vector<Estimate>(b.batch_size(), failed_estimate("broken"));
+                   }};
+  EvalSettings s;
+  s.d = 2;
+  s.ks = {2, 3};
+  s.ns = {16, 32};
+  s.tasks = 8;
+  s.seed = 4;
+  const auto records = evaluate({oracle, em_paper_estimator(), broken}, s);
+  REQUIRE(records.size() == 12);
+  for (const auto& r : records) {
+    CHECK(r.metrics.tasks == 8);
+    if (r.method == "oracle") {
+      CHECK(r.metrics.failures == 0);
+      CHECK(r.metrics.l2_error.mean == 0.0);
+    }
+    if (r.method == "broken") CHECK(r.metrics.failures == 8);
+  }
+  // Methods do not influence each other: em-paper alone gives the same numbers.
+  const auto alone = evaluate({em_paper_estimator()}, s);
+  CHECK(alone[0].metrics.l2_error.mean == records[1].metrics.l2_error.mean);
+  CHECK(alone[3].metrics.log_likelihood.mean == records[10].metrics.log_likelihood.mean);
+
+  const nlohmann::json j = to_json(records);
+  REQUIRE(j.is_array());
+  for (const char* key :
+       {"method", "K", "N", "mean_error", "weight_error", "l2_error", "log_likelihood", "accuracy",
+        "failures", "tasks", "l2_error_std", "accuracy_median"}) {
+    CHECK(j[1].contains(key));
+  }
+  CHECK(j[1]["method"] == "em-paper");
+  CHECK(j[1]["K"] == 2);
+  CHECK(j[1]["N"] == 16);
+  std::ostringstream table;
+  print_table(table, records);
+  CHECK(table.str().find("em-paper") != std::string::npos);
+  CHECK(builtin_estimator("spectral").name == "spectral");
+  CHECK_THROWS_WITH_AS(builtin_estimator("tgmm"), doctest::Contains("unknown method 'tgmm'"),
+                       std::invalid_argument);
+}

@@ -1,0 +1,123 @@
+// fit.cpp — tools/fit: estimate a Gaussian mixture's weights and means from a user's CSV of points.
+//
+//   tools/fit --csv points.csv --k 3 [--method em-paper|em-strong|spectral] [--seed S] [--json]
+//
+// Reads one point per row (gmm/csv.h), wraps the points as a one-task batch and runs the chosen
+// built-in estimator (gmm/evaluate.h) on it. Components are printed in ascending weight, the
+// canonical slot order of the task prior. The log-likelihood is the average per point under
+// the unit-variance mixture. --json prints one object with keys weights, means, log_likelihood,
+// iterations (0 for the spectral method, which does not iterate), method.
+//
+// Exit codes: 0 success; 2 bad flags or bad input (one line on stderr, with the CSV line
+// number where there is one); 1 when the method cannot fit these data (e.g. spectral with
+// K >= d).
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gmm/csv.h"
+#include "gmm/evaluate.h"
+
+using namespace tg;
+using namespace tg::gmm;
+
+namespace {
+
+int fail(int code, const std::string& message) {
+  std::fprintf(stderr, "fit: %s\n", message.c_str());
+  return code;
+}
+
+struct Options {
+  std::string csv, method = "em-strong", checkpoint;
+  int64_t k = 0;
+  uint64_t seed = 0;
+  bool json = false;
+};
+
+void print_text(const Options& o, const Tensor& x, const std::vector<double>& weights,
+                const std::vector<std::vector<double>>& means, double ll, int64_t iterations) {
+  std::printf("method: %s   K = %lld, N = %lld points, d = %lld\n", o.method.c_str(),
+              static_cast<long long>(o.k), static_cast<long long>(x.size(0)),
+              static_cast<long long>(x.size(1)));
+  std::printf("log-likelihood per point: %.6f\n", ll);
+  std::printf("iterations: %lld\n", static_cast<long long>(iterations));
+  std::printf("%-9s %-10s %s\n", "component", "weight", "mean");
+  for (size_t k = 0; k < weights.size(); ++k) {
+    std::printf("%-9zu %-10.6f", k, weights[k]);
+    for (double m : means[k]) std::printf(" %10.5f", m);
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "fit: estimate the weights and means of a Gaussian mixture (unit variance) from a "
+      "CSV of points, one point per row"};
+  app.add_option("--csv", o.csv, "points, comma-separated, optional header row")->required();
+  app.add_option("--k", o.k, "number of components")->required()->check(CLI::PositiveNumber);
+  app.add_option("--method", o.method, "em-paper, em-strong (default) or spectral")
+      ->check(CLI::IsMember({"em-paper", "em-strong", "spectral", "tgmm"}));
+  app.add_option("--checkpoint", o.checkpoint, "trained TGMM model (with --method tgmm)");
+  app.add_option("--seed", o.seed, "random seed (0)");
+  app.add_flag("--json", o.json, "print one JSON object");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(2, e.what());
+  }
+  if (o.method == "tgmm") {
+    return fail(2,
+                "--method tgmm is not available yet: it needs a model trained by tools/train "
+                "(--checkpoint FILE), which a later issue adds");
+  }
+
+  try {
+    const Tensor x = read_points_csv(o.csv);  // (N, d) f64
+    if (o.k > x.size(0)) {
+      return fail(2, "--k " + std::to_string(o.k) + " exceeds the number of points (" +
+                         std::to_string(x.size(0)) + ") in " + o.csv);
+    }
+    Generator gen(o.seed);
+    const Estimate e = builtin_estimator(o.method).fit(points_batch(x, o.k), gen).at(0);
+    if (!e.ok) return fail(1, o.method + " cannot fit these points: " + e.failure);
+    const double ll = mixture_log_likelihood(x, e.weights, e.means);
+
+    // Ascending weight order.
+    const std::vector<double> w = e.weights.to_vector(), mu = e.means.to_vector();
+    std::vector<size_t> order(w.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return w[a] < w[b]; });
+    const auto d = static_cast<size_t>(x.size(1));
+    std::vector<double> weights;
+    std::vector<std::vector<double>> means;
+    for (size_t k : order) {
+      weights.push_back(w[k]);
+      means.emplace_back(mu.begin() + k * d, mu.begin() + (k + 1) * d);
+    }
+    if (o.json) {
+      const nlohmann::json j = {{"method", o.method},
+                                {"weights", weights},
+                                {"means", means},
+                                {"log_likelihood", ll},
+                                {"iterations", e.iterations}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      print_text(o, x, weights, means, ll, e.iterations);
+    }
+    return 0;
+  } catch (const std::exception& err) {
+    return fail(2, err.what());
+  }
+}

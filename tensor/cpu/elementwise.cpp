@@ -16,7 +16,7 @@ namespace {
 // Apply f(i) -> out[i] for a flat range, in parallel when large.
 template <class F>
 void flat_loop(int64_t n, F&& f) {
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) f(i);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <cmath>
 
+#include "tensor/cpu/fast_math.h"
 #include "tensor/ops.h"
 
 namespace tg::cpu {
@@ -15,12 +16,12 @@ namespace tg::cpu {
 template <class T>
 inline T gelu_value(T x) {
   const T k = T(0.7978845608028654), c = T(0.044715);
-  return T(0.5) * x * (T(1) + std::tanh(k * (x + c * x * x * x)));
+  return T(0.5) * x * (T(1) + fast_tanh(k * (x + c * x * x * x)));
 }
 template <class T>
 inline T gelu_derivative(T x) {
   const T k = T(0.7978845608028654), c = T(0.044715);
-  const T t = std::tanh(k * (x + c * x * x * x));
+  const T t = fast_tanh(k * (x + c * x * x * x));
   return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * c * x * x);
 }
 
@@ -28,12 +29,12 @@ template <class T>
 inline T apply_unary(UnaryOp op, T x) {
   switch (op) {
     case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return std::exp(x);
+    case UnaryOp::Exp: return fast_exp(x);
     case UnaryOp::Log: return std::log(x);
     case UnaryOp::Sqrt: return std::sqrt(x);
     case UnaryOp::Rsqrt: return T(1) / std::sqrt(x);
-    case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::Sigmoid: return T(1) / (T(1) + std::exp(-x));
+    case UnaryOp::Tanh: return fast_tanh(x);
+    case UnaryOp::Sigmoid: return fast_sigmoid(x);
     case UnaryOp::Relu: return x > T(0) ? x : T(0);
     case UnaryOp::Abs: return std::abs(x);
     case UnaryOp::Square: return x * x;

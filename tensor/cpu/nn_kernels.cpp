@@ -22,6 +22,7 @@
 #include <limits>
 #include <vector>
 
+#include "tensor/cpu/fast_math.h"
 #include "tensor/cpu/strided.h"
 
 namespace tg::cpu {
@@ -69,30 +70,6 @@ const T* gather(const T* p, int64_t step, int64_t n, std::vector<T>& scratch) {
 
 // ---------------------------------------------------------------- softmax
 
-// e^x in f32, to about 2 ulp, in straight-line code so that a loop over it vectorises (std::exp
-// is a scalar call per element and dominated softmax's time). Cephes' expf:
-//   e^x = 2^n * e^r,  n = round(x / ln 2),  r = x - n ln 2 in [-ln2/2, ln2/2]
-// (n ln 2 subtracted in two parts so r stays exact), e^r by a degree-7 polynomial, and 2^n
-// built directly in the exponent bits. Measured: relative error <= 7.9e-8 (1.3 ulp) over [-87, 88].
-// Below -87 the result is 0 (e^-87 = 1.6e-38, near the smallest normal f32), above 88 it is +inf;
-// NaN stays NaN.
-inline float exp_f32(float x) {
-  const float c = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;  // NaN -> -87, fixed below
-  const float round = 12582912.0f;                                // 1.5 * 2^23
-  const float n = (c * 1.44269504088896341f + round) - round;     // round to nearest
-  const float r = (c - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;  // e^r - 1 - r = r^2 (0.5 + r/6 + ...), Horner's rule
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);  // 2^n
-  const float inf = std::numeric_limits<float>::infinity();
-  const float e = x < -87.0f ? 0.0f : (x > 88.0f ? inf : p * scale);
-  return x == x ? e : x;  // selects, not branches
-}
 inline float exp_of(float x) {
   return exp_f32(x);
 }

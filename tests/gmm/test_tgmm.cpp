@@ -1,0 +1,211 @@
+// test_tgmm.cpp — the TGMM model: PyTorch parity (outputs, loss, every gradient), parameter
+// names, configuration round trip, the slot-matching loss, masking of padded points.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "autograd/ops.h"
+#include "gmm/tgmm.h"
+#include "gmm/tgmm_loss.h"
+
+using namespace tg;
+using namespace tg::gmm;
+
+namespace {
+
+Tensor from_json(const nlohmann::json& values, const Shape& shape, DType dtype = DType::F32) {
+  return from_vector(values.get<std::vector<double>>(), shape, dtype);
+}
+
+// max |a - b| / max |b|, per tensor (a single global tolerance hides bugs: llm.c).
+double relative_error(const Tensor& a, const Tensor& b) {
+  const auto av = a.to_vector(), bv = b.to_vector();
+  REQUIRE(av.size() == bv.size());
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < av.size(); ++i) {
+    diff = std::max(diff, std::abs(av[i] - bv[i]));
+    scale = std::max(scale, std::abs(bv[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+TaskBatch batch_from_json(const nlohmann::json& j, int64_t k_max) {
+  const auto shape = j["shape"].get<std::vector<int64_t>>();
+  const int64_t B = shape[0], N = shape[1], d = shape[2];
+  TaskBatch batch;
+  batch.x = from_json(j["x"], {B, N, d});
+  batch.lengths = from_indices(j["lengths"].get<std::vector<int64_t>>());
+  batch.ks = from_indices(j["ks"].get<std::vector<int64_t>>());
+  batch.weights = from_json(j["weights"], {B, k_max});
+  batch.means = from_json(j["means"], {B, k_max, d});
+  batch.component_mask = from_json(j["component_mask"], {B, k_max});
+  batch.labels = full({B, N}, -1, DType::I64);
+  return batch;
+}
+
+Tensor valid_of(const TaskBatch& batch) {
+  const Tensor pos = arange(batch.n(), DType::F64).unsqueeze(0).expand({batch.batch_size(), batch.n()});
+  return lt(pos, batch.lengths.to(DType::F64).unsqueeze(1)).to(DType::F32);
+}
+
+}  // namespace
+
+TEST_CASE("TGMM matches PyTorch: outputs, loss and every gradient (f32, relative 1e-5)") {
+  std::ifstream in(std::string(TG_SOURCE_DIR) + "/tests/fixtures/tgmm.json");
+  REQUIRE(in.good());
+  const nlohmann::json fixture = nlohmann::json::parse(in);
+  for (const auto& c : fixture["cases"]) {
+    const std::string label = c["backbone"].get<std::string>() + "/" +
+                              c["weight_head"].get<std::string>();
+    CAPTURE(label);
+    TgmmConfig cfg;
+    cfg.d = c["config"]["d"];
+    cfg.ks = c["config"]["ks"].get<std::vector<int64_t>>();
+    cfg.k_max = c["config"]["k_max"];
+    cfg.embd = c["config"]["embd"];
+    cfg.layers = c["config"]["layers"];
+    cfg.heads = c["config"]["heads"];
+    cfg.n_positions = c["config"]["n_positions"];
+    cfg.backbone = c["backbone"];
+    cfg.weight_head = parse_weight_head(c["weight_head"]);
+    Generator gen(0);
+    TgmmModel model(cfg, gen);
+
+    // Same parameter names as the PyTorch module tree, and load the reference weights.
+    std::set<std::string> ours, theirs;
+    for (const auto& [name, p] : model.named_parameters()) ours.insert(name);
+    for (const auto& [name, p] : c["parameters"].items()) theirs.insert(name);
+    CHECK(ours == theirs);
+    for (const auto& [name, p] : c["parameters"].items()) {
+      model.parameter(name).assign(from_json(p["value"], p["shape"].get<std::vector<int64_t>>()));
+    }
+
+    const TaskBatch batch = batch_from_json(c["batch"], cfg.k_max);
+    const TgmmOutput out = model.forward(batch.x, batch.ks, valid_of(batch));
+    const TgmmLoss loss = tgmm_loss(out, batch, LossKind::Sorted);
+    loss.loss.backward();
+
+    const int64_t B = batch.batch_size();
+    const Tensor ref_logw = from_json(c["log_weights"], {B, cfg.k_max});
+    const Tensor ref_means = from_json(c["means_out"], {B, cfg.k_max, cfg.d});
+    for (int64_t b = 0; b < B; ++b) {  // compare the K valid slots of each task
+      const int64_t K = batch.k(b);
+      CHECK(relative_error(out.log_weights.value().select(0, b).narrow(0, 0, K),
+                           ref_logw.select(0, b).narrow(0, 0, K)) < 1e-5);
+      CHECK(relative_error(out.means.value().select(0, b).narrow(0, 0, K),
+                           ref_means.select(0, b).narrow(0, 0, K)) < 1e-5);
+    }
+    CHECK(loss.loss.item() == doctest::Approx(c["loss"].get<double>()).epsilon(1e-5));
+    double worst = 0;
+    std::string worst_name;
+    for (const auto& [name, g] : c["gradients"].items()) {
+      const ag::Variable p = model.parameter(name);
+      REQUIRE_MESSAGE(p.grad().defined(), name);
+      const double e = relative_error(p.grad(), from_json(g, p.shape()));
+      if (e > worst) worst = e, worst_name = name;
+    }
+    CHECK_MESSAGE(worst < 1e-5, "worst gradient " << worst_name << ": " << worst);
+  }
+}
+
+TEST_CASE("TGMM parameter names and counts follow the official module tree") {
+  TgmmConfig cfg;  // the paper's defaults: d=8, D=128, L=12, H=4, ks 2..5
+  Generator gen(1);
+  TgmmModel model(cfg, gen);
+  const auto named = model.named_parameters();
+  std::set<std::string> names;
+  for (const auto& [n, p] : named) names.insert(n);
+  for (const char* expected :
+       {"task_embedding.weight", "read_in.weight", "read_in.bias", "backbone.wpe.weight",
+        "backbone.h.0.ln_1.weight", "backbone.h.11.attn.c_attn.weight",
+        "backbone.h.11.mlp.c_proj.bias", "backbone.ln_f.bias", "readouts.0.queries",
+        "readouts.3.k_proj.weight", "readouts.3.v_proj.weight"}) {
+    CHECK_MESSAGE(names.count(expected), expected);
+  }
+  CHECK(model.parameter("read_in.weight").shape() == Shape{128, 8 + 128});
+  CHECK(model.parameter("backbone.h.0.attn.c_attn.weight").shape() == Shape{384, 128});
+  CHECK(model.parameter("readouts.1.queries").shape() == Shape{5, 13});
+  // Backbone: 12 blocks of 12 D^2 + 13 D, plus positions and the final LayerNorm.
+  int64_t backbone = 0;
+  for (const auto& [n, p] : named) {
+    if (n.rfind("backbone.h.", 0) == 0) backbone += p.numel();
+  }
+  CHECK(backbone == 12 * (12 * 128 * 128 + 13 * 128));
+}
+
+TEST_CASE("TGMM config survives the checkpoint metadata round trip; bad configs are refused") {
+  TgmmConfig cfg;
+  cfg.d = 2;
+  cfg.ks = {3, 5};
+  cfg.embd = 32;
+  cfg.layers = 2;
+  cfg.backbone = "set";
+  cfg.weight_head = WeightHead::Slot;
+  const TgmmConfig back = TgmmConfig::from_metadata(cfg.to_metadata());
+  CHECK(back.to_metadata() == cfg.to_metadata());
+  TgmmConfig bad = cfg;
+  bad.ks = {6};
+  CHECK_THROWS_WITH_AS(bad.validate(), "TGMM config: every K must be in [1, k_max=5]",
+                       std::invalid_argument);
+  bad = cfg;
+  bad.embd = 30;
+  bad.heads = 4;
+  CHECK_THROWS_WITH_AS(bad.validate(), "TGMM config: embd must be a positive multiple of heads",
+                       std::invalid_argument);
+  auto meta = cfg.to_metadata();
+  meta.erase("layers");
+  CHECK_THROWS_WITH_AS(TgmmConfig::from_metadata(meta), "TGMM config: metadata has no 'layers'",
+                       std::invalid_argument);
+}
+
+TEST_CASE("padded points never influence a task's estimate") {
+  TgmmConfig cfg;
+  cfg.d = 2;
+  cfg.ks = {2, 3};
+  cfg.k_max = 3;
+  cfg.embd = 16;
+  cfg.layers = 2;
+  cfg.heads = 2;
+  cfg.n_positions = 8;
+  for (const char* backbone : {"gpt2", "set"}) {
+    cfg.backbone = backbone;
+    Generator gen(3);
+    TgmmModel model(cfg, gen);
+    Tensor x = randn({2, 8, 2}, gen);
+    const Tensor ks = from_indices({2, 3});
+    Tensor valid = ones({2, 8});
+    valid.narrow(1, 5, 3).fill_(0.0);  // the last 3 points of each task are padding
+    const TgmmOutput a = model.forward(x, ks, valid);
+    x.narrow(1, 5, 3).fill_(100.0);
+    const TgmmOutput b = model.forward(x, ks, valid);
+    CHECK(max_abs_diff(a.means.value(), b.means.value()) == 0.0);
+    CHECK(max_abs_diff(a.log_weights.value(), b.log_weights.value()) == 0.0);
+    // Slots beyond K carry no weight.
+    CHECK(std::exp(a.log_weights.value().at({0, 2})) == 0.0);
+  }
+}
+
+TEST_CASE("the Hungarian loss trains each slot against its nearest true component") {
+  TaskBatch batch;
+  batch.x = zeros({1, 4, 1});
+  batch.lengths = from_indices({4});
+  batch.ks = from_indices({2});
+  batch.weights = from_vector({0.3, 0.7}, {1, 2});
+  batch.means = from_vector({-4, 4}, {1, 2, 1});
+  batch.component_mask = ones({1, 2});
+  // The model predicts the components in the opposite order.
+  TgmmOutput out{ag::Variable(log(from_vector({0.6, 0.4}, {1, 2}))),
+                 ag::Variable(from_vector({3.5, -4.5}, {1, 2, 1}), true)};
+  const SlotTargets sorted = slot_targets(out, batch, LossKind::Sorted);
+  const SlotTargets matched = slot_targets(out, batch, LossKind::Hungarian);
+  CHECK(sorted.means.to_vector() == std::vector<double>{-4, 4});
+  CHECK(matched.means.to_vector() == std::vector<double>{4, -4});
+  CHECK(matched.weights.at({0, 0}) == doctest::Approx(0.7));
+  CHECK(matched.weights.at({0, 1}) == doctest::Approx(0.3));
+  const double matched_loss = tgmm_loss(out, batch, LossKind::Hungarian).mean_loss;
+  CHECK(matched_loss == doctest::Approx((0.25 + 0.25) / 2));
+  CHECK(tgmm_loss(out, batch, LossKind::Sorted).mean_loss > matched_loss);
+}

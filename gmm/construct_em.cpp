@@ -43,7 +43,9 @@ namespace {
 
 PiecewiseLinear log_pwl(const EmConstructionOptions& o) {
   return interpolate([](double z) { return std::log(z); },
-                     geometric_knots(o.log_floor, 1.0, o.log_knots));
+                     o.log_spacing == LogKnots::Geometric
+                         ? geometric_knots(o.log_floor, 1.0, o.log_knots)
+                         : sqrt_knots(o.log_floor, 1.0, o.log_knots));
 }
 
 PiecewiseLinear square_pwl(const EmConstructionOptions& o) {

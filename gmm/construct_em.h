@@ -57,11 +57,17 @@ struct EmLayout {
   EmLayout(int64_t d0, int64_t k0);
 };
 
+// Where the knots of PWL_log sit on [eps, 1]: geometric (THEORY.md: equal relative error
+// everywhere) or evenly spaced in sqrt(z) (equal error once weighted by z; measured ~10x smaller
+// EM error for the same width, docs/theory.md).
+enum class LogKnots { Geometric, Sqrt };
+
 struct EmConstructionOptions {
   int64_t d0 = 8;  // padded dimension
   int64_t k0 = 5;  // padded component count
   int64_t log_knots = 800;     // cells of PWL_log, geometric on [log_floor, 1]
   int64_t square_knots = 800;  // cells of PWL_sq, uniform on [0, square_range] (z^2 is even)
+  LogKnots log_spacing = LogKnots::Sqrt;
   double log_floor = 1e-9;     // eps: responsibilities below it count as eps
   double square_range = 10.0;  // R: |mu_t| beyond it uses the last cell's slope
   double score_gap = 1000.0;   // C: the score that hides a token from a softmax head

@@ -103,7 +103,6 @@ PiecewiseLinear isqrt_pwl(const PowerConstructionOptions& o) {
     delta = std::max(delta, pwl.evaluate(z) / f(z) - 1.0);
   }
   for (double& value : pwl.values) value /= 1.0 + delta / 2.0;
-  pwl.clamp_right = true;
   return pwl;
 }
 

@@ -60,7 +60,7 @@ struct PowerConstructionOptions {
   int64_t isqrt_knots = 4000;     // cells of PWL(s^-1/2), geometric on [isqrt_lo, isqrt_hi]
   double isqrt_lo = 1e-3;         // s below it is treated as isqrt_lo
   double isqrt_hi = 1e3;          // s above it as isqrt_hi
-  double gate_bound = 1e12;       // B: |u_i| < B
+  double gate_bound = 1e30;       // B: |u_i| < B (exact gates: B costs no precision)
   DType dtype = DType::F64;
 };
 

@@ -17,8 +17,8 @@ double PiecewiseLinear::slope(size_t t) const {
 
 double PiecewiseLinear::evaluate(double z) const {
   const size_t last = knots.size() - 1;
-  if (z <= knots[0]) return values[0];
-  if (z >= knots[last]) return clamp_right ? values[last] : values[last] + slope(last - 1) * (z - knots[last]);
+  if (z >= knots[last]) return values[last];
+  if (z <= knots[0]) return clamp_left ? values[0] : values[0] + slope(0) * (z - knots[0]);
   size_t lo = 0, hi = last;  // knots[lo] <= z < knots[hi]
   while (hi - lo > 1) {
     const size_t mid = (lo + hi) / 2;
@@ -45,6 +45,18 @@ std::vector<double> geometric_knots(double lo, double hi, int64_t count) {
   for (int64_t t = 0; t <= count; ++t) {
     knots[static_cast<size_t>(t)] = lo * std::exp(log_ratio * static_cast<double>(t));
   }
+  knots.back() = hi;
+  return knots;
+}
+
+std::vector<double> sqrt_knots(double lo, double hi, int64_t count) {
+  if (count < 1 || !(0.0 <= lo && lo < hi)) {
+    throw std::invalid_argument("sqrt_knots: need count >= 1, 0 <= lo < hi");
+  }
+  const std::vector<double> roots = uniform_knots(std::sqrt(lo), std::sqrt(hi), count);
+  std::vector<double> knots;
+  for (double r : roots) knots.push_back(r * r);
+  knots.front() = lo;
   knots.back() = hi;
   return knots;
 }
@@ -96,24 +108,20 @@ void MlpBuilder::add_nonnegative(int64_t src, int64_t dst, double scale, int64_t
 void MlpBuilder::add_pwl(int64_t src, int64_t dst, double scale, const PiecewiseLinear& pwl,
                          int64_t gate, int64_t not_gate, double bound) {
   const size_t last = pwl.knots.size() - 1;
-  // The constant f(b_0), times the gate.
+  // The constant f(b_T), times the gate.
   if (gate == kNoSlot) {
-    add_constant(dst, scale * pwl.values[0]);
+    add_constant(dst, scale * pwl.values[last]);
   } else {
-    add_unit({{gate, 1.0}}, 0.0, {{dst, scale * pwl.values[0]}});
+    add_unit({{gate, 1.0}}, 0.0, {{dst, scale * pwl.values[last]}});
   }
-  auto hinge = [&](double knot, double coeff) {  // coeff * relu(z - knot [- B ng])
-    std::vector<std::pair<int64_t, double>> in = {{src, 1.0}};
+  auto hinge = [&](double knot, double coeff) {  // coeff * relu(knot - z [- B ng])
+    std::vector<std::pair<int64_t, double>> in = {{src, -1.0}};
     if (not_gate != kNoSlot) in.push_back({not_gate, -bound});
-    add_unit(in, -knot, {{dst, scale * coeff}});
+    add_unit(in, knot, {{dst, scale * coeff}});
   };
-  double previous = 0.0;  // slope left of b_0
-  for (size_t t = 0; t < last; ++t) {
-    const double s = pwl.slope(t);
-    hinge(pwl.knots[t], s - previous);
-    previous = s;
-  }
-  if (pwl.clamp_right) hinge(pwl.knots[last], -previous);
+  hinge(pwl.knots[last], -pwl.slope(last - 1));
+  for (size_t t = last - 1; t >= 1; --t) hinge(pwl.knots[t], pwl.slope(t) - pwl.slope(t - 1));
+  if (pwl.clamp_left) hinge(pwl.knots[0], pwl.slope(0));
 }
 
 void MlpBuilder::add_even_pwl(int64_t src, int64_t dst, double scale, const PiecewiseLinear& pwl,

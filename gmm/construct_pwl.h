@@ -12,11 +12,14 @@
 //               stored in its own slot. With ng = 0 the pre-activation is z + (-B) * 0 = z
 //               exactly; with ng = 1 it is below 0. (The THEORY.md form relu(z + B g - B) rounds
 //               z to the ulp of B; keeping the complement ng in a slot avoids that.)
-//   PWL         f(z) ~ f(b_0) + s_0 relu(z - b_0) + sum_{t>=1} (s_t - s_{t-1}) relu(z - b_t)
-//               with s_t the slope on [b_t, b_{t+1}]: the interpolant, constant left of b_0
-//               (log(max(z, eps)) clips for free), linear right of b_T unless clamped.
-//               Gated: every relu(z - b_t) becomes relu(z - b_t - B ng), and the constant
-//               f(b_0) is multiplied by the gate slot g (>= 0, so relu(g) = g).
+//   PWL         f(z) ~ f(b_T) - s_{T-1} relu(b_T - z) + sum_{0<t<T} (s_t - s_{t-1}) relu(b_t - z)
+//               [+ s_0 relu(b_0 - z) to clamp left of b_0], s_t the slope on [b_t, b_{t+1}]: the
+//               interpolant, constant right of b_T. Anchored at the right end, where log and
+//               s^-1/2 are flat, every coefficient has the same sign (concave increasing: all
+//               negative; convex decreasing: all positive), so no large terms cancel — anchored
+//               at the left, f32 lost every digit of log (slopes there are 1/eps).
+//               Gated: every relu(b_t - z) becomes relu(b_t - z - B ng), and the constant
+//               f(b_T) is multiplied by the gate slot g (>= 0, so relu(g) = g).
 //   even PWL    z^2 ~ sum_t c_t (relu(z - b_t) + relu(-z - b_t)), knots 0 = b_0 < ... on [0, R]:
 //               every coefficient is positive, so no large terms cancel (this matters in f32).
 //
@@ -43,7 +46,8 @@ namespace tg::gmm {
 struct PiecewiseLinear {
   std::vector<double> knots;
   std::vector<double> values;
-  bool clamp_right = false;  // constant right of b_T (else the last slope continues)
+  bool clamp_left = true;  // constant left of b_0 (else the first slope continues); the right
+                           // of b_T is always constant
 
   double slope(size_t t) const;  // on [b_t, b_{t+1}]
   double evaluate(double z) const;
@@ -53,6 +57,11 @@ struct PiecewiseLinear {
 std::vector<double> uniform_knots(double lo, double hi, int64_t count);
 // count + 1 knots lo, lo r, lo r^2, ..., hi (r = (hi/lo)^(1/count)); needs 0 < lo < hi.
 std::vector<double> geometric_knots(double lo, double hi, int64_t count);
+// count + 1 knots evenly spaced in sqrt(z): (sqrt(lo) + t (sqrt(hi) - sqrt(lo)) / count)^2.
+// Spacing h ~ sqrt(z): the interpolant of log z then errs by ~ h^2 / (8 z^2) relative, which
+// costs ~ z * h^2 / (8 z^2) = const when the error is weighted by z itself (a responsibility
+// or a mixture weight) — the weighting that EM's averages apply.
+std::vector<double> sqrt_knots(double lo, double hi, int64_t count);
 // The interpolant of f on the knots, plus a constant shift of every value.
 PiecewiseLinear interpolate(const std::function<double(double)>& f,
                             const std::vector<double>& knots, double shift = 0.0);
@@ -84,7 +93,8 @@ class MlpBuilder {
   void add_nonnegative(int64_t src, int64_t dst, double scale, int64_t not_gate = kNoSlot,
                        double bound = 0.0);
   // h[dst] += scale * g * pwl(h[src]) where g = h[gate] (kNoSlot: g = 1, the constant via b2)
-  // and 1 - g = h[not_gate] (kNoSlot: ungated). Units: one per knot below b_T (+1 if clamped).
+  // and 1 - g = h[not_gate] (kNoSlot: ungated). Units: one per knot above b_0 (+1 to clamp
+  // left, +1 for a gated constant).
   void add_pwl(int64_t src, int64_t dst, double scale, const PiecewiseLinear& pwl,
                int64_t gate = kNoSlot, int64_t not_gate = kNoSlot, double bound = 0.0);
   // h[dst] += scale * g * q(|h[src]|), q the PWL on knots 0 = b_0 < ... < b_T (an even

@@ -188,6 +188,7 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
     console << "resumed from " << opt.out << " at step " << step << "\n";
   } else {
     std::ofstream(paths.jsonl, std::ios::trunc);
+    fs::remove(paths.eval);  // a stale evaluation from an earlier run in the same directory
   }
   std::ofstream log(paths.jsonl, std::ios::app);
 
@@ -215,6 +216,8 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
       for (const auto& name : opt.baselines) baselines.push_back(builtin_estimator(name));
       if (!baselines.empty()) baseline_records = evaluate(baselines, eval);
       baselines_done = true;
+      log << nlohmann::json{{"type", "baselines"}, {"records", eval_summary(baseline_records)}}.dump()
+          << "\n";
     }
     model.eval();
     std::vector<EvalRecord> records = evaluate({tgmm_estimator(model)}, eval);
@@ -222,6 +225,7 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
     log << nlohmann::json{{"type", "eval"}, {"step", at}, {"records", eval_summary(records)}}.dump()
         << "\n";
     log.flush();
+    if (opt.after_evaluation) opt.after_evaluation();
     return records;
   };
 
@@ -316,6 +320,7 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
     records.insert(records.end(), baseline_records.begin(), baseline_records.end());
     result.final_eval = records;
     std::ofstream(paths.eval) << eval_summary(records).dump(2) << "\n";
+    if (opt.after_evaluation) opt.after_evaluation();
   }
   log.flush();
   return result;

@@ -17,6 +17,7 @@
 //     final evaluation records, harness JSON keys), and a progress line on the console.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <string>
@@ -51,6 +52,9 @@ struct TrainOptions {
   std::string out = "runs/default";
   bool resume = false;
   bool quiet = false;  // no progress line (tests)
+  // Called after every evaluation has been logged, and after eval.json is written (the program
+  // draws its plots here; gmm/ itself draws nothing).
+  std::function<void()> after_evaluation;
 
   void validate() const;  // throws std::invalid_argument naming the bad option
   std::map<std::string, std::string> to_metadata() const;

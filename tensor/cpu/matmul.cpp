@@ -36,6 +36,9 @@ namespace {
 // Matrices with at most this many multiply-adds (M*N*K, here 128^3) are too small for BLAS's own
 // threads to pay off; a batch of them is spread over the cores one matrix per thread instead.
 constexpr int64_t kSmallGemm = int64_t{1} << 21;
+// Below this many multiply-adds in the whole batch, one thread does it all (an OpenMP region
+// costs microseconds, and far more on a busy machine).
+constexpr int64_t kParallelBatchWork = int64_t{1} << 18;
 
 // How BLAS reads a (rows, cols) matrix: transpose flag and leading dimension.
 struct BlasLayout {
@@ -179,7 +182,8 @@ void matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out) {
     auto one = [&](int64_t i) {
       gemm(la, lb, M, N, K, pa + a_offsets(i), pb + b_offsets(i), pc + i * M * N, N);
     };
-    if (B > 1 && M * N * K <= kSmallGemm) {
+    // Parallel over the batch only when the whole batch is worth a parallel region.
+    if (B > 1 && M * N * K <= kSmallGemm && B * M * N * K >= kParallelBatchWork) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < B; ++i) one(i);
     } else {

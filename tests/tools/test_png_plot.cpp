@@ -83,8 +83,8 @@ std::vector<uint8_t> inflate_zlib(const std::vector<uint8_t>& z) {
                                  31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
   static const int kLenExtra[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
                                   2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-  static const int kDistBase[] = {1,    2,    3,    4,    5,    7,     9,     13,    17,  25,
-                                  33,   49,   65,   97,   129,  193,   257,   385,   513, 769,
+  static const int kDistBase[] = {1,    2,    3,    4,    5,    7,    9,    13,    17,    25,
+                                  33,   49,   65,   97,   129,  193,  257,  385,   513,   769,
                                   1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
   static const int kDistExtra[] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
                                    6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
@@ -120,8 +120,8 @@ std::vector<uint8_t> inflate_zlib(const std::vector<uint8_t>& z) {
   in.align();
   size_t p = in.position();
   REQUIRE(p + 4 == z.size());
-  const uint32_t adler = uint32_t{z[p]} << 24 | uint32_t{z[p + 1]} << 16 | uint32_t{z[p + 2]} << 8 |
-                         z[p + 3];
+  const uint32_t adler =
+      uint32_t{z[p]} << 24 | uint32_t{z[p + 1]} << 16 | uint32_t{z[p + 2]} << 8 | z[p + 3];
   CHECK(adler == adler32(out.data(), out.size()));
   return out;
 }
@@ -221,7 +221,8 @@ TEST_CASE("crc32 and adler32 match their published check values") {
 TEST_CASE("zlib_compress round-trips through an independent inflater") {
   std::vector<std::vector<uint8_t>> inputs = {{}, {'a'}, {'a', 'b', 'c'}};
   std::vector<uint8_t> runs(100000, 255), mixed, noise;
-  for (int i = 0; i < 70000; ++i) mixed.push_back(static_cast<uint8_t>((i / 7) % 13 + (i % 3) * 40));
+  for (int i = 0; i < 70000; ++i)
+    mixed.push_back(static_cast<uint8_t>((i / 7) % 13 + (i % 3) * 40));
   uint32_t state = 12345;
   for (int i = 0; i < 50000; ++i) {
     state = state * 1664525u + 1013904223u;
@@ -430,7 +431,8 @@ TEST_CASE("read_training_log reads steps, evaluations and baselines") {
   CHECK(errors.series[0].label == "TGMM K=2");
   CHECK(errors.series[0].x == std::vector<double>{10, 20, 30});
   CHECK(errors.series[1].y[0] == doctest::Approx(0.1));
-  CHECK(errors.ref_lines.size() == 3);  // em-paper K=2, em-strong K=2, em-paper K=3 (spectral failed)
+  CHECK(errors.ref_lines.size() ==
+        3);  // em-paper K=2, em-strong K=2, em-paper K=3 (spectral failed)
   CHECK(errors.ref_lines[0].color == errors.series[0].color);
   CHECK(errors.legend.size() == 2);  // the dash styles of em-paper and em-strong
   CHECK(errors.title.find("N=64") != std::string::npos);
@@ -438,6 +440,28 @@ TEST_CASE("read_training_log reads steps, evaluations and baselines") {
   const Plot loss = loss_plot(log);
   CHECK(loss.log_y);
   CHECK(loss.series.size() == 4);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("baselines logged in train.jsonl win over a stale eval.json") {
+  const fs::path dir = synthetic_run();
+  std::ofstream(dir / "train.jsonl", std::ios::app)
+      << "\n"
+      << R"({"type":"baselines","records":[)" << record("em-paper", 2, 64, "0.03") << "]}\n"
+      << R"({"type":"eval","step":40,"records":[)" << record("tgmm", 2, 64, "0.004") << ","
+      << record("spectral", 2, 64, "0.07") << "]}\n";
+  const TrainingLog log = read_training_log(dir.string());
+  CHECK(log.evaluations.size() == 4);
+  CHECK(log.evaluations.back().records.size() == 1);  // TGMM's only
+  auto baseline = [&](const std::string& method) {
+    for (const auto& b : log.baselines) {
+      if (b["method"] == method && b["K"] == 2 && b["N"] == 64) return b["l2_error"];
+    }
+    return nlohmann::json();
+  };
+  CHECK(baseline("em-paper") == 0.03);
+  CHECK(baseline("spectral") == 0.07);
+  CHECK(baseline("em-strong") == 0.005);
   fs::remove_all(dir);
 }
 
@@ -455,8 +479,9 @@ TEST_CASE("write_training_plots writes loss.png and error_vs_step.png") {
 
   // Before the first evaluation only the loss plot is written.
   const fs::path early = fresh_dir("tg_plots_early");
-  std::ofstream(early / "train.jsonl") << R"({"step":1,"loss":0.5,"weight_loss":0.1,"mean_loss":0.4})"
-                                       << "\n";
+  std::ofstream(early / "train.jsonl")
+      << R"({"step":1,"loss":0.5,"weight_loss":0.1,"mean_loss":0.4})"
+      << "\n";
   write_training_plots(early.string());
   CHECK(fs::exists(early / "loss.png"));
   CHECK(!fs::exists(early / "error_vs_step.png"));

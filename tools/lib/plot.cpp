@@ -76,10 +76,11 @@ void draw_text_up(RgbImage& image, int x, int y, const std::string& text, Rgb co
 // ------------------------------------------------------------------------------ drawing
 
 const Rgb kWhite{255, 255, 255}, kInk{40, 40, 40}, kGrid{225, 225, 225}, kMinorGrid{242, 242, 242};
-constexpr int kScale = 2;      // text scale
+constexpr int kScale = 2;  // text scale
 constexpr int kTitleScale = 3;
 constexpr int kTickLength = 5;
-constexpr int kCapMiddle = 7 * kScale / 2;  // from the top of a line of text to its capitals' middle
+// From the top of a line of text to the middle of its capitals and digits.
+constexpr int kCapMiddle = 7 * kScale / 2;
 constexpr int kLegendSample = 32, kLegendRow = 8 * kScale + 8;
 
 // [left, right) x [top, bottom)
@@ -90,7 +91,8 @@ struct Rect {
 
 void fill_rect(RgbImage& image, const Rect& r, Rgb color) {
   for (int y = std::max(r.top, 0); y < std::min(r.bottom, image.height); ++y) {
-    for (int x = std::max(r.left, 0); x < std::min(r.right, image.width); ++x) image.at(x, y) = color;
+    for (int x = std::max(r.left, 0); x < std::min(r.right, image.width); ++x)
+      image.at(x, y) = color;
   }
 }
 
@@ -117,12 +119,9 @@ class Pen {
  public:
   Pen(RgbImage& image, const Rect& clip, Rgb color, int thickness, Dash dash)
       : image_(image), clip_(clip), color_(color), thickness_(std::max(thickness, 1)) {
-    switch (dash) {
-      case Dash::Solid: on_ = 0, off_ = 0; break;
-      case Dash::Long: on_ = 14, off_ = 8; break;
-      case Dash::Short: on_ = 6, off_ = 6; break;
-      case Dash::Dotted: on_ = 2, off_ = 5; break;
-    }
+    const double pattern[4][2] = {{0, 0}, {14, 8}, {6, 6}, {2, 5}};  // (on, off) pixels, by Dash
+    on_ = pattern[static_cast<int>(dash)][0];
+    off_ = pattern[static_cast<int>(dash)][1];
   }
   void segment(double x0, double y0, double x1, double y1) {
     const double length = std::hypot(x1 - x0, y1 - y0);
@@ -169,7 +168,8 @@ Axis x_axis(const Plot& plot) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const auto& s : plot.series) {
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
-      if (drawable(s.x[i], s.y[i], plot.log_y)) lo = std::min(lo, s.x[i]), hi = std::max(hi, s.x[i]);
+      if (drawable(s.x[i], s.y[i], plot.log_y))
+        lo = std::min(lo, s.x[i]), hi = std::max(hi, s.x[i]);
     }
   }
   if (lo > hi) return {0, 1, false};
@@ -224,29 +224,26 @@ std::vector<Tick> linear_ticks(double lo, double hi, int target) {
   return ticks;
 }
 
-// Powers of ten when the range spans two or more; else 1-2-5 multiples; else linear ticks.
+// Three or more decades: labelled powers of ten (with unlabelled 2..9 multiples while there is
+// room); fewer: labelled 1-2-5 multiples and unlabelled others; too few of those: linear ticks.
 std::vector<Tick> log_ticks(double lo, double hi, int target) {
   const int k0 = static_cast<int>(std::ceil(std::log10(lo) - 1e-9));
   const int k1 = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
+  const bool decades_only = k1 - k0 + 1 >= 3;
+  const int stride = decades_only ? std::max(1, (k1 - k0 + target) / target) : 1;
   std::vector<Tick> ticks;
-  if (k1 - k0 + 1 >= 2) {
-    const int stride = std::max(1, (k1 - k0 + target) / target);
-    for (int k = k0 - 1; k <= k1; ++k) {
-      const double decade = std::pow(10.0, k);
-      if (k >= k0 && (k - k0) % stride == 0) ticks.push_back({decade, format_tick(decade, decade)});
-      for (int m = 2; m <= 9 && stride == 1; ++m) {
-        if (m * decade >= lo && m * decade <= hi) ticks.push_back({m * decade, ""});
-      }
-    }
-    return ticks;
-  }
+  int labelled = 0;
   for (int k = k0 - 1; k <= k1; ++k) {
-    for (int m : {1, 2, 5}) {
-      const double v = m * std::pow(10.0, k);
-      if (v >= lo && v <= hi) ticks.push_back({v, format_tick(v, std::pow(10.0, k))});
+    const double decade = std::pow(10.0, k);
+    for (int m = 1; m <= 9 && (m == 1 || stride == 1); ++m) {
+      const double v = m * decade;
+      if (v < lo || v > hi) continue;
+      const bool label = m == 1 ? (k - k0) % stride == 0 : !decades_only && (m == 2 || m == 5);
+      ticks.push_back({v, label ? format_tick(v, decade) : ""});
+      labelled += label;
     }
   }
-  return ticks.size() >= 2 ? ticks : linear_ticks(lo, hi, target);
+  return labelled >= 2 ? ticks : linear_ticks(lo, hi, target);
 }
 
 std::vector<Tick> axis_ticks(const Axis& axis, int target) {
@@ -264,7 +261,9 @@ std::vector<LegendEntry> legend_entries(const Plot& plot) {
   return entries;
 }
 
-int legend_entry_width(const LegendEntry& e) { return kLegendSample + 8 + text_width(e.label); }
+int legend_entry_width(const LegendEntry& e) {
+  return kLegendSample + 8 + text_width(e.label);
+}
 
 // Legend entries in rows across [left, right), each row centred: the top-left corner of each,
 // with y counted from the top of the first row.
@@ -304,7 +303,8 @@ struct Layout {
     return area.left + static_cast<int>(std::lround(x.unit(v) * (area.right - 1 - area.left)));
   }
   int py(double v) const {
-    return area.bottom - 1 - static_cast<int>(std::lround(y.unit(v) * (area.bottom - 1 - area.top)));
+    return area.bottom - 1 -
+           static_cast<int>(std::lround(y.unit(v) * (area.bottom - 1 - area.top)));
   }
 };
 
@@ -334,14 +334,20 @@ Layout make_layout(const Plot& plot) {
     for (auto& [x, y] : l.legend_above) y += top;
     top = l.legend_above.back().second + kLegendRow + 4;
   }
-  const int bottom = plot.height - (10 + th + 8 + kTickLength + (plot.x_label.empty() ? 0 : th + 10));
+  const int bottom =
+      plot.height - (10 + th + 8 + kTickLength + (plot.x_label.empty() ? 0 : th + 10));
   l.y_ticks = axis_ticks(l.y, std::max(2, (bottom - top) / 70));
-  const int left = 12 + (plot.y_label.empty() ? 0 : th + 12) + widest_label(l.y_ticks) + 8 +
-                   kTickLength;
+  const int left =
+      12 + (plot.y_label.empty() ? 0 : th + 12) + widest_label(l.y_ticks) + 8 + kTickLength;
   const int ref_width = widest_ref_label(plot);
-  const int right = plot.width - (ref_width > 0 ? ref_width + 16 : 30);
-  l.area = {left, top, std::max(right, left + 2), std::max(bottom, top + 2)};
-  l.x_ticks = axis_ticks(l.x, std::max(2, (l.area.right - l.area.left) / 130));
+  auto place = [&](int right_margin) {
+    l.area = {left, top, std::max(plot.width - right_margin, left + 2), std::max(bottom, top + 2)};
+    l.x_ticks = axis_ticks(l.x, std::max(2, (l.area.right - l.area.left) / 130));
+  };
+  place(ref_width > 0 ? ref_width + 16 : 30);
+  if (ref_width == 0 && !l.x_ticks.empty()) {  // room for the last tick label to overhang
+    place(std::max(30, text_width(l.x_ticks.back().label) / 2 + 10));
+  }
   return l;
 }
 
@@ -395,25 +401,32 @@ void draw_ref_lines(RgbImage& image, const Layout& l, const Plot& plot) {
   }
 }
 
-// Labels in the right margin at their lines' heights, pushed apart so that none overlap.
+// Labels in the right margin at their lines' heights, pushed apart so that none overlap and
+// kept level with the plot area while they fit there.
 void draw_ref_labels(RgbImage& image, const Layout& l, const Plot& plot) {
-  const int th = text_height(kScale), gap = 3;
+  const int step = text_height(kScale) + 3;
   std::vector<std::pair<int, const RefLine*>> labels;  // (top of the text, line)
   for (const auto& r : plot.ref_lines) {
-    if (!r.label.empty() && drawable(0, r.y, plot.log_y)) labels.push_back({l.py(r.y) - kCapMiddle, &r});
+    if (!r.label.empty() && drawable(0, r.y, plot.log_y)) {
+      labels.push_back({l.py(r.y) - kCapMiddle, &r});
+    }
   }
   std::sort(labels.begin(), labels.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t i = 1; i < labels.size(); ++i) {
-    labels[i].first = std::max(labels[i].first, labels[i - 1].first + th + gap);
-  }
-  for (size_t i = labels.size(); i-- > 0;) {
-    const int limit = i + 1 < labels.size() ? labels[i + 1].first - th - gap : image.height - th;
+  auto push_down = [&] {
+    for (size_t i = 1; i < labels.size(); ++i) {
+      labels[i].first = std::max(labels[i].first, labels[i - 1].first + step);
+    }
+  };
+  push_down();
+  for (size_t i = labels.size(); i-- > 0;) {  // then up, from the bottom of the plot area
+    const int limit =
+        i + 1 < labels.size() ? labels[i + 1].first - step : l.area.bottom - kCapMiddle;
     labels[i].first = std::min(labels[i].first, limit);
   }
-  for (const auto& [top, r] : labels) {
-    draw_text(image, l.area.right + 8, top, r->label, r->color);
-  }
+  if (!labels.empty()) labels[0].first = std::max(labels[0].first, l.area.top - kCapMiddle);
+  push_down();  // too many to fit: they run on below
+  for (const auto& [top, r] : labels) draw_text(image, l.area.right + 8, top, r->label, r->color);
 }
 
 int ink_in(const RgbImage& image, const Rect& r) {
@@ -467,8 +480,8 @@ void draw_legend(RgbImage& image, const Layout& l) {
   fill_rect(image, *best, kWhite);
   outline_rect(image, *best, {160, 160, 160});
   for (size_t i = 0; i < l.legend.size(); ++i) {
-    draw_legend_entry(image, *best, best->left + 10, best->top + 6 + static_cast<int>(i) * kLegendRow,
-                      l.legend[i]);
+    draw_legend_entry(image, *best, best->left + 10,
+                      best->top + 6 + static_cast<int>(i) * kLegendRow, l.legend[i]);
   }
 }
 
@@ -509,7 +522,9 @@ int text_width(const std::string& text, int scale) {
   return text.empty() ? 0 : (6 * static_cast<int>(text.size()) - 1) * scale;
 }
 
-int text_height(int scale) { return 8 * scale; }
+int text_height(int scale) {
+  return 8 * scale;
+}
 
 void draw_text(RgbImage& image, int x, int y, const std::string& text, Rgb color, int scale) {
   for (size_t i = 0; i < text.size(); ++i) {
@@ -518,8 +533,9 @@ void draw_text(RgbImage& image, int x, int y, const std::string& text, Rgb color
     for (int col = 0; col < 5; ++col) {
       for (int row = 0; row < 8; ++row) {
         if ((g[col] >> row) & 1) {
-          fill_rect(image, {left + col * scale, y + row * scale, left + (col + 1) * scale,
-                            y + (row + 1) * scale},
+          fill_rect(image,
+                    {left + col * scale, y + row * scale, left + (col + 1) * scale,
+                     y + (row + 1) * scale},
                     color);
         }
       }
@@ -530,7 +546,8 @@ void draw_text(RgbImage& image, int x, int y, const std::string& text, Rgb color
 std::string format_tick(double value, double step) {
   if (value == 0) return "0";
   const double magnitude = std::abs(value);
-  const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(std::abs(step)) + 1e-9)));
+  const int decimals =
+      std::max(0, -static_cast<int>(std::floor(std::log10(std::abs(step)) + 1e-9)));
   char buf[64];
   if (magnitude >= 1e7 || magnitude < 1e-3 || decimals > 4) {
     std::snprintf(buf, sizeof buf, "%.2e", value);  // "1.50e-05" -> "1.5e-5"
@@ -546,9 +563,9 @@ std::string format_tick(double value, double step) {
 }
 
 Rgb palette_color(size_t index) {
-  static const Rgb kPalette[10] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
-                                   {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
-                                   {188, 189, 34},  {23, 190, 207}};
+  static const Rgb kPalette[10] = {
+      {31, 119, 180}, {255, 127, 14},  {44, 160, 44},   {214, 39, 40},  {148, 103, 189},
+      {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
   return kPalette[index % 10];
 }
 
@@ -579,6 +596,8 @@ RgbImage render_plot(const Plot& plot) {
   return image;
 }
 
-void write_plot(const std::string& path, const Plot& plot) { write_png(path, render_plot(plot)); }
+void write_plot(const std::string& path, const Plot& plot) {
+  write_png(path, render_plot(plot));
+}
 
 }  // namespace tg::tools

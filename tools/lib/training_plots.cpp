@@ -26,8 +26,8 @@ void merge_baselines(json& baselines, const json& records) {
   for (const auto& r : records) {
     if (!r.is_object() || r.value("method", "") == "tgmm") continue;
     auto same = [&](const json& b) {
-      return b.value("method", "") == r.value("method", "") && b.value("K", -1) == r.value("K", -1) &&
-             b.value("N", -1) == r.value("N", -1);
+      return b.value("method", "") == r.value("method", "") &&
+             b.value("K", -1) == r.value("K", -1) && b.value("N", -1) == r.value("N", -1);
     };
     baselines.erase(std::remove_if(baselines.begin(), baselines.end(), same), baselines.end());
     baselines.push_back(r);
@@ -47,7 +47,8 @@ void read_line(TrainingLog& log, const json& j) {
   if (!j.is_object()) return;
   const std::string type = j.value("type", "");
   if (type == "eval") {
-    log.evaluations.push_back({j.value("step", int64_t{0}), tgmm_records(j.value("records", json()))});
+    log.evaluations.push_back(
+        {j.value("step", int64_t{0}), tgmm_records(j.value("records", json()))});
     merge_baselines(log.baselines, j.value("records", json()));
   } else if (type == "baselines") {
     merge_baselines(log.baselines, j.value("records", json()));
@@ -60,7 +61,9 @@ void read_line(TrainingLog& log, const json& j) {
 }
 
 // The l2-error of a record, NaN when null (every task failed) or absent.
-double l2_error(const json& record) { return number_or_nan(record, "l2_error"); }
+double l2_error(const json& record) {
+  return number_or_nan(record, "l2_error");
+}
 
 Dash method_dash(const std::string& method) {
   if (method == "em-paper") return Dash::Long;
@@ -69,28 +72,35 @@ Dash method_dash(const std::string& method) {
   return Dash::Solid;
 }
 
+// The run directory's name ("runs/x/" and "runs/x" both give "x").
+std::string run_name(const fs::path& dir) {
+  const fs::path path = fs::absolute(dir).lexically_normal();
+  return path.has_filename() ? path.filename().string() : path.parent_path().filename().string();
+}
+
 }  // namespace
 
 TrainingLog read_training_log(const std::string& run_dir) {
   const fs::path dir(run_dir);
   TrainingLog log;
-  log.name = fs::absolute(dir).lexically_normal().filename().string();
-  if (log.name.empty()) log.name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
+  log.name = run_name(dir);
+  // eval.json first, so that the log (rewritten by every fresh run) wins over a stale one.
+  if (std::ifstream eval(dir / "eval.json"); eval) {
+    try {
+      merge_baselines(log.baselines, json::parse(eval));
+    } catch (const json::exception&) {
+      // not JSON (or cut short): the log's records still count
+    }
+  }
   std::ifstream in(dir / "train.jsonl");
-  if (!in) throw std::runtime_error("training plots: cannot read " + (dir / "train.jsonl").string());
+  if (!in) {
+    throw std::runtime_error("training plots: cannot read " + (dir / "train.jsonl").string());
+  }
   for (std::string line; std::getline(in, line);) {
     try {
       read_line(log, json::parse(line));
     } catch (const json::exception&) {
       // a torn or foreign line: skip it
-    }
-  }
-  std::ifstream eval(dir / "eval.json");
-  if (eval) {
-    try {
-      merge_baselines(log.baselines, json::parse(eval));
-    } catch (const json::exception&) {
-      // a partial eval.json (written while we read): the jsonl records still count
     }
   }
   return log;
@@ -114,16 +124,15 @@ Plot loss_plot(const TrainingLog& log) {
   p.title = "training loss - " + log.name;
   p.x_label = "step";
   p.y_label = "loss";
-  p.log_y = !log.loss.empty() && std::all_of(log.loss.begin(), log.loss.end(), [](double v) {
-    return !std::isfinite(v) || v > 0;
-  });
+  p.log_y = !log.loss.empty() && std::all_of(log.loss.begin(), log.loss.end(),
+                                             [](double v) { return !std::isfinite(v) || v > 0; });
   const double span = std::max(1.0, static_cast<double>(log.loss.size()) / 40.0);
   const Rgb total = palette_color(0);
   p.series.push_back({"loss (raw)", log.steps, log.loss, lighten(total, 0.7), 1});
-  p.series.push_back({"mean part", log.steps, smooth(log.mean_loss, span), palette_color(1), 2,
-                      Dash::Short});
-  p.series.push_back({"weight part", log.steps, smooth(log.weight_loss, span), palette_color(2), 2,
-                      Dash::Short});
+  p.series.push_back(
+      {"mean part", log.steps, smooth(log.mean_loss, span), palette_color(1), 2, Dash::Short});
+  p.series.push_back(
+      {"weight part", log.steps, smooth(log.weight_loss, span), palette_color(2), 2, Dash::Short});
   p.series.push_back({"loss (smoothed)", log.steps, smooth(log.loss, span), total, 3});
   return p;
 }
@@ -149,13 +158,14 @@ Plot error_vs_step_plot(const TrainingLog& log) {
       y.push_back(l2_error(r));
     }
   }
-  p.title = "TGMM l2-error at N=" + std::to_string(n) + ", d=" + std::to_string(first.value("d", 0)) +
-            " - " + log.name;
+  p.title = "TGMM l2-error at N=" + std::to_string(n) +
+            ", d=" + std::to_string(first.value("d", 0)) + " - " + log.name;
   std::map<int64_t, Rgb> colour;
   for (const auto& [k, xy] : curves) {
     colour[k] = palette_color(colour.size());
-    p.series.push_back({"TGMM K=" + std::to_string(k), xy.first, xy.second, colour[k], 2,
-                        Dash::Solid, true});
+    const bool markers = xy.first.size() <= 40;  // more would merge into a thick line
+    p.series.push_back(
+        {"TGMM K=" + std::to_string(k), xy.first, xy.second, colour[k], 2, Dash::Solid, markers});
   }
   std::vector<std::string> methods;
   for (const auto& b : log.baselines) {
@@ -163,7 +173,8 @@ Plot error_vs_step_plot(const TrainingLog& log) {
     const std::string method = b.value("method", "");
     if (b.value("N", int64_t{-1}) != n || !colour.count(k) || !std::isfinite(l2_error(b))) continue;
     p.ref_lines.push_back({l2_error(b), colour[k], method_dash(method), method});
-    if (std::find(methods.begin(), methods.end(), method) == methods.end()) methods.push_back(method);
+    if (std::find(methods.begin(), methods.end(), method) == methods.end())
+      methods.push_back(method);
   }
   for (const auto& m : methods) p.legend.push_back({m, {90, 90, 90}, method_dash(m)});
   p.legend_above = true;  // the baselines cross the whole plot: no corner is free

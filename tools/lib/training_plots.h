@@ -9,9 +9,10 @@
 //                           and each baseline's l2-error at that (K, N) as a horizontal line in
 //                           the K's colour, one dash style per method. Written once the log has
 //                           an evaluation.
-// Baseline records are taken from eval.json, from records of another method than "tgmm" inside
-// the evaluation lines, and from lines {"type": "baselines", "records": [...]}, later ones
-// replacing earlier ones. Malformed lines (a torn last line) are skipped.
+// Baseline records (any method other than "tgmm") are taken from eval.json, then from the log's
+// evaluation lines and lines {"type": "baselines", "records": [...]}, a later record of the same
+// (method, K, N) replacing an earlier one — so a fresh log wins over a stale eval.json. Malformed
+// lines (a torn last line) are skipped.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -84,7 +84,8 @@ std::vector<int64_t> parse_ns(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != item.size() || v < 1) {
-      throw std::invalid_argument("--n: '" + text + "' is not a comma-separated list of positive integers");
+      throw std::invalid_argument("--n: '" + text +
+                                  "' is not a comma-separated list of positive integers");
     }
     ns.push_back(v);
   }
@@ -117,7 +118,8 @@ std::optional<int64_t> training_n(const fs::path& model_file) {
     const auto it = meta.find("train.n");
     if (it != meta.end()) return std::stoll(it->second);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "eval: note: %s: %s; the training N is unknown\n", state.c_str(), e.what());
+    std::fprintf(stderr, "eval: note: %s: %s; the training N is unknown\n", state.c_str(),
+                 e.what());
   }
   return std::nullopt;
 }
@@ -151,10 +153,11 @@ std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
     const std::vector<int64_t> ns = parse_ns(o.ns);
     for (int64_t n : ns) {
       if (limited && n > config.n_positions) {
-        throw std::invalid_argument(
-            "--n " + std::to_string(n) + ": this gpt2-backbone model has learned position "
-            "embeddings for at most " + std::to_string(config.n_positions) +
-            " points and cannot read more (a set-backbone model has no such limit)");
+        throw std::invalid_argument("--n " + std::to_string(n) +
+                                    ": this gpt2-backbone model has learned position embeddings "
+                                    "for at most " +
+                                    std::to_string(config.n_positions) +
+                                    " points and cannot read more (a set-backbone model can)");
       }
     }
     return ns;
@@ -164,8 +167,9 @@ std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
     if (!limited || n <= config.n_positions) ns.push_back(n);
   }
   if (ns.size() < kDefaultNs.size()) {
-    std::fprintf(stderr, "eval: note: this gpt2-backbone model reads at most %lld points; N above that is skipped\n",
+    std::fprintf(stderr, "eval: note: this gpt2-backbone model reads at most %lld points; ",
                  static_cast<long long>(config.n_positions));
+    std::fprintf(stderr, "larger N are skipped\n");
   }
   if (ns.empty()) ns.push_back(config.n_positions);
   return ns;
@@ -239,19 +243,23 @@ int main(int argc, char** argv) {
   Options o;
   double ood_scale = 0;
   CLI::App app{"tools/eval: TGMM vs EM (paper's, strong) and spectral on fresh tasks"};
-  app.add_option("--checkpoint", o.checkpoint, "DIR/model.safetensors (or the run DIR)")->required();
+  app.add_option("--checkpoint", o.checkpoint, "DIR/model.safetensors (or the run DIR)")
+      ->required();
   app.add_option("--n", o.ns, "evaluation N, comma-separated (default 32,64,128)");
-  auto* ood = app.add_option("--ood-scale", ood_scale, "also evaluate with means perturbed by N(0, S^2 I)");
+  auto* ood =
+      app.add_option("--ood-scale", ood_scale, "also evaluate with means perturbed by N(0, S^2 I)");
   app.add_option("--tasks", o.tasks, "tasks per (K, N) (default 128)");
   app.add_option("--seed", o.seed, "evaluation seed (default 0)");
-  app.add_option("--methods", o.methods, "comma-separated: tgmm,em-paper,em-strong,spectral (default all)");
+  app.add_option("--methods", o.methods,
+                 "comma-separated: tgmm,em-paper,em-strong,spectral (default all)");
   app.add_option("--threads", o.threads, "threads (default: all cores)");
   app.add_flag("--json", o.json, "print one JSON object");
   std::vector<std::string> methods;
   try {
     app.parse(argc, argv);
     if (ood->count() > 0) o.ood_scale = ood_scale;
-    if (o.ood_scale && !(*o.ood_scale >= 0)) throw std::invalid_argument("--ood-scale must be >= 0");
+    if (o.ood_scale && !(*o.ood_scale >= 0))
+      throw std::invalid_argument("--ood-scale must be >= 0");
     if (o.tasks < 1) throw std::invalid_argument("--tasks must be >= 1");
     if (o.threads < 0) throw std::invalid_argument("--threads must be >= 0");
     methods = parse_methods(o.methods);
@@ -308,7 +316,8 @@ int main(int argc, char** argv) {
       std::cout << j.dump() << "\n";
       return 0;
     }
-    std::cout << describe(m) << "\n" << o.tasks << " fresh tasks per (K, N), seed " << o.seed << "\n";
+    std::cout << describe(m) << "\n"
+              << o.tasks << " fresh tasks per (K, N), seed " << o.seed << "\n";
     const std::string n_note = m.train_n ? " (N <= " + std::to_string(*m.train_n) + ")" : "";
     print_section("in distribution" + n_note, in_distribution, methods);
     print_section("sample-size shift (N > training N = " +

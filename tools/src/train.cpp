@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 
 #include "gmm/trainer.h"
+#include "tools/lib/training_plots.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -253,6 +254,13 @@ int main(int argc, char** argv) {
     return fail_usage(e.what());
   }
 
+  o.after_evaluation = [&o] {
+    try {
+      tg::tools::write_training_plots(o.out);
+    } catch (const std::exception& e) {
+      std::cerr << "train: plots: " << e.what() << "\n";
+    }
+  };
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   try {
@@ -268,7 +276,8 @@ int main(int argc, char** argv) {
     std::cout << "\nFinal evaluation (" << o.eval_tasks << " fresh tasks per K and N, d = "
               << o.model.d << "):\n";
     print_table(std::cout, r.final_eval);
-    std::cout << "\nwrote " << o.out << "/model.safetensors, train.jsonl, eval.json\n";
+    std::cout << "\nwrote " << o.out
+              << "/{model.safetensors, train.jsonl, eval.json, loss.png, error_vs_step.png}\n";
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train: %s\n", e.what());
     return 1;

@@ -36,7 +36,7 @@ EmLayout::EmLayout(int64_t d0_, int64_t k0_) : d0(d0_), k0(k0_) {
   is_s = take(1);
   is_c = take(1);
   one = take(1);
-  width = next;  // 3 d0 + 6 k0 + 7
+  width = next;  // 3 d0 + 5 k0 + 7
 }
 
 namespace {
@@ -59,8 +59,8 @@ std::shared_ptr<nn::TransformerBlock> build_block_e(const EmLayout& L,
   const int64_t S = std::max(L.d0, L.k0) + 1;
   AttentionBuilder attn(L.width, 1, S);
   for (int64_t t = 0; t < L.d0; ++t) {
-    attn.query(0, t, L.x + t);   // q = [x; one]
-    attn.key(0, t, L.mu + t);    // k = [mu; a - C is_s]
+    attn.query(0, t, L.x + t);  // q = [x; one]
+    attn.key(0, t, L.mu + t);   // k = [mu; a - C is_s]
   }
   attn.query(0, L.d0, L.one);
   attn.key(0, L.d0, L.a);
@@ -117,16 +117,18 @@ std::shared_ptr<nn::TransformerBlock> build_block_m(const EmLayout& L,
   }
   mlp.add_nonnegative(L.pik, L.pik, -1.0);  // pik >= 0
   for (int64_t k = 0; k < L.k0; ++k) {
-    mlp.add_nonnegative(L.pi + k, L.pik, 1.0, L.ne + k, B);   // pik += e_k pi_k
+    mlp.add_nonnegative(L.pi + k, L.pik, 1.0, L.ne + k, B);      // pik += e_k pi_k
     mlp.add_pwl(L.pi + k, L.a, 1.0, log, L.e + k, L.ne + k, B);  // a += e_k PWL_log(pi_k)
-    mlp.add_nonnegative(L.w + k, L.w + k, -1.0);              // w >= 0
-    mlp.add_nonnegative(L.pi + k, L.pi + k, -1.0);            // pi >= 0
+    mlp.add_nonnegative(L.w + k, L.w + k, -1.0);                 // w >= 0
+    mlp.add_nonnegative(L.pi + k, L.pi + k, -1.0);               // pi >= 0
   }
   return make_block(attn, nn::ScoreActivation::Softmax, mlp, o.dtype);
 }
 
 // x (B, N, d) as f64 contiguous on the CPU.
-Tensor as_f64(const Tensor& t) { return t.to(Device::CPU).to(DType::F64).contiguous(); }
+Tensor as_f64(const Tensor& t) {
+  return t.to(Device::CPU).to(DType::F64).contiguous();
+}
 
 }  // namespace
 
@@ -142,12 +144,12 @@ EmTransformer::EmTransformer(const EmConstructionOptions& options)
 Tensor EmTransformer::embed(const Tensor& x, const MixtureEstimate& start) const {
   const EmLayout& L = layout_;
   if (x.dim() != 3 || start.weights.dim() != 2 || start.means.dim() != 3) {
-    throw std::invalid_argument("EmTransformer::embed: expected x (B, N, d), weights (B, K), "
-                                "means (B, K, d)");
+    throw std::invalid_argument(
+        "EmTransformer::embed: expected x (B, N, d), weights (B, K), "
+        "means (B, K, d)");
   }
   const int64_t B = x.size(0), N = x.size(1), d = x.size(2), K = start.weights.size(1);
-  if (d > L.d0 || K > L.k0 || start.weights.size(0) != B ||
-      start.means.shape() != Shape{B, K, d}) {
+  if (d > L.d0 || K > L.k0 || start.weights.size(0) != B || start.means.shape() != Shape{B, K, d}) {
     throw std::invalid_argument("EmTransformer::embed: x " + x.describe() + ", weights " +
                                 start.weights.describe() + ", means " + start.means.describe() +
                                 " do not fit d0 = " + std::to_string(L.d0) +
@@ -242,7 +244,8 @@ MixtureEstimate em_reference_step(const Tensor& x, const MixtureEstimate& curren
       double top = -std::numeric_limits<double>::infinity();
       for (int64_t k = 0; k < K; ++k) {  // E-step: log pi_k - |x_i - mu_k|^2 / 2
         double dist2 = 0.0;
-        for (int64_t t = 0; t < d; ++t) dist2 += (xb[i * d + t] - mb[k * d + t]) * (xb[i * d + t] - mb[k * d + t]);
+        for (int64_t t = 0; t < d; ++t)
+          dist2 += (xb[i * d + t] - mb[k * d + t]) * (xb[i * d + t] - mb[k * d + t]);
         logp[k] = std::log(pi.data<double>()[b * K + k]) - 0.5 * dist2;
         top = std::max(top, logp[k]);
       }

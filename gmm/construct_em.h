@@ -8,7 +8,7 @@
 //
 // Tokens (rows): N sample tokens then K0 component tokens; the same weights serve every d <= d0
 // and K <= K0 (x and mu are zero-padded to d0; components k >= K are "inactive"). Layout of one
-// token, D = 3 d0 + 6 K0 + 7 coordinates:
+// token, D = 3 d0 + 5 K0 + 7 coordinates:
 //
 //   | slot       | size | sample token i      | active component k     | inactive component  |
 //   |------------|------|---------------------|------------------------|---------------------|
@@ -63,8 +63,8 @@ struct EmLayout {
 enum class LogKnots { Geometric, Sqrt };
 
 struct EmConstructionOptions {
-  int64_t d0 = 8;  // padded dimension
-  int64_t k0 = 5;  // padded component count
+  int64_t d0 = 8;              // padded dimension
+  int64_t k0 = 5;              // padded component count
   int64_t log_knots = 800;     // cells of PWL_log, geometric on [log_floor, 1]
   int64_t square_knots = 800;  // cells of PWL_sq, uniform on [0, square_range] (z^2 is even)
   LogKnots log_spacing = LogKnots::Sqrt;

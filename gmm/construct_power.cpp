@@ -30,7 +30,7 @@ PowerLayout::PowerLayout(int64_t d_) : d(d_) {
   r = take(1);
   vn = take(d);
   one = take(1);
-  width = next;  // d^2 + 6 d + 5
+  width = next;  // d^2 + 5 d + 5
 }
 
 namespace {
@@ -106,7 +106,9 @@ PiecewiseLinear isqrt_pwl(const PowerConstructionOptions& o) {
   return pwl;
 }
 
-Tensor as_f64(const Tensor& t) { return t.to(Device::CPU).to(DType::F64).contiguous(); }
+Tensor as_f64(const Tensor& t) {
+  return t.to(Device::CPU).to(DType::F64).contiguous();
+}
 
 }  // namespace
 
@@ -195,7 +197,9 @@ Tensor PowerTransformer::embed(const Tensor& t, const Tensor& v) const {
   return tokens.to(options_.dtype);
 }
 
-Tensor PowerTransformer::step(const Tensor& tokens) const { return run_blocks({plain_}, tokens); }
+Tensor PowerTransformer::step(const Tensor& tokens) const {
+  return run_blocks({plain_}, tokens);
+}
 
 Tensor PowerTransformer::normalized_step(const Tensor& tokens) const {
   return run_blocks({n1_, n2_, n3_}, tokens);
@@ -242,10 +246,9 @@ ConstructionSize PowerTransformer::normalized_size(int64_t steps) const {
   s.heads = steps * (power_head_count(options_) + 2 + 1);
   s.width = layout_.width;
   s.max_head_dim = std::max(n1_->attn().head_dim(), n2_->attn().head_dim());
-  s.mlp_hidden = std::max({n1_->mlp().options().hidden, n2_->mlp().options().hidden,
-                           n3_->mlp().options().hidden});
-  s.parameters =
-      steps * (n1_->parameter_count() + n2_->parameter_count() + n3_->parameter_count());
+  s.mlp_hidden = std::max(
+      {n1_->mlp().options().hidden, n2_->mlp().options().hidden, n3_->mlp().options().hidden});
+  s.parameters = steps * (n1_->parameter_count() + n2_->parameter_count() + n3_->parameter_count());
   return s;
 }
 

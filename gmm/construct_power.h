@@ -6,7 +6,7 @@
 //   normalised step  v <- T(I, v, v) / |T(I, v, v)|                (only the norm approximated)
 //
 // Tokens: d tokens, one per index j of T (any real (d,d,d) tensor; no symmetry needed). Token j,
-// D = d^2 + 6 d + 5 coordinates:
+// D = d^2 + 5 d + 5 coordinates:
 //
 //   | slot  | size | content                                                          |
 //   |-------|------|------------------------------------------------------------------|
@@ -56,11 +56,11 @@ enum class PowerHeads { Signed, Shifted };  // 2d heads, or d + 1 heads with a s
 struct PowerConstructionOptions {
   int64_t d = 4;
   PowerHeads heads = PowerHeads::Signed;
-  double shift = 1.0;             // C of PowerHeads::Shifted: needs |v_m v_j| <= C
-  int64_t isqrt_knots = 4000;     // cells of PWL(s^-1/2), geometric on [isqrt_lo, isqrt_hi]
-  double isqrt_lo = 1e-3;         // s below it is treated as isqrt_lo
-  double isqrt_hi = 1e3;          // s above it as isqrt_hi
-  double gate_bound = 1e30;       // B: |u_i| < B (exact gates: B costs no precision)
+  double shift = 1.0;          // C of PowerHeads::Shifted: needs |v_m v_j| <= C
+  int64_t isqrt_knots = 4000;  // cells of PWL(s^-1/2), geometric on [isqrt_lo, isqrt_hi]
+  double isqrt_lo = 1e-3;      // s below it is treated as isqrt_lo
+  double isqrt_hi = 1e3;       // s above it as isqrt_hi
+  double gate_bound = 1e30;    // B: |u_i| < B (exact gates: B costs no precision)
   DType dtype = DType::F64;
 };
 

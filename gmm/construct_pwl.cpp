@@ -28,10 +28,12 @@ double PiecewiseLinear::evaluate(double z) const {
 }
 
 std::vector<double> uniform_knots(double lo, double hi, int64_t count) {
-  if (count < 1 || !(lo < hi)) throw std::invalid_argument("uniform_knots: need count >= 1, lo < hi");
+  if (count < 1 || !(lo < hi))
+    throw std::invalid_argument("uniform_knots: need count >= 1, lo < hi");
   std::vector<double> knots(static_cast<size_t>(count) + 1);
   for (int64_t t = 0; t <= count; ++t) {
-    knots[static_cast<size_t>(t)] = lo + (hi - lo) * static_cast<double>(t) / static_cast<double>(count);
+    knots[static_cast<size_t>(t)] =
+        lo + (hi - lo) * static_cast<double>(t) / static_cast<double>(count);
   }
   return knots;
 }
@@ -217,8 +219,7 @@ void AttentionBuilder::output(int64_t head, int64_t c, int64_t dst, double coeff
 }
 
 void AttentionBuilder::load(const nn::SelfAttention& attn) const {
-  if (attn.options().n_head != heads_ || attn.head_dim() != head_dim_ ||
-      attn.n_embd() != width_) {
+  if (attn.options().n_head != heads_ || attn.head_dim() != head_dim_ || attn.n_embd() != width_) {
     throw std::invalid_argument("AttentionBuilder::load: the layer's shape differs");
   }
   const DType dtype = attn.c_attn().weight().dtype();

@@ -98,7 +98,8 @@ class MlpBuilder {
   void add_pwl(int64_t src, int64_t dst, double scale, const PiecewiseLinear& pwl,
                int64_t gate = kNoSlot, int64_t not_gate = kNoSlot, double bound = 0.0);
   // h[dst] += scale * g * q(|h[src]|), q the PWL on knots 0 = b_0 < ... < b_T (an even
-  // function of h[src]; q(0) = values[0] must be 0). Units: 2 per knot below b_T.
+  // function of h[src]; q(0) = values[0] must be 0). Beyond b_T the last slope continues
+  // (unlike add_pwl). Units: 2 per knot below b_T.
   void add_even_pwl(int64_t src, int64_t dst, double scale, const PiecewiseLinear& pwl,
                     int64_t not_gate = kNoSlot, double bound = 0.0);
 

@@ -1,6 +1,7 @@
 // tgmm_loss.cpp — see tgmm_loss.h.
 #include "gmm/tgmm_loss.h"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -46,7 +47,13 @@ SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossK
         cost[i * K + j] = c / d;
       }
     }
-    const std::vector<int64_t> assignment = hungarian(cost, K);  // slot i <- component a[i]
+    // A non-finite prediction (a diverged model) keeps the sorted order: the loss is then
+    // non-finite too, and the trainer stops on it with its own message.
+    bool finite = true;
+    for (double c : cost) finite &= std::isfinite(c);
+    std::vector<int64_t> assignment(K);  // slot i <- component assignment[i]
+    for (int64_t i = 0; i < K; ++i) assignment[i] = i;
+    if (finite) assignment = hungarian(cost, K);
     for (int64_t i = 0; i < K; ++i) {
       const int64_t j = assignment[i];
       wm[b * Km + i] = tp[b * Km + j];

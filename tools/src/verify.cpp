@@ -51,12 +51,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 json size_json(const ConstructionSize& s) {
-  return {{"layers", s.layers},         {"heads", s.heads},
-          {"width", s.width},           {"head_dim", s.max_head_dim},
-          {"mlp_hidden", s.mlp_hidden}, {"parameters", s.parameters}};
+  return {{"layers", s.layers},         {"heads", s.heads},           {"width", s.width},
+          {"head_dim", s.max_head_dim}, {"mlp_hidden", s.mlp_hidden}, {"parameters", s.parameters}};
 }
 
-double max_abs(const Tensor& a, const Tensor& b) { return max_abs_diff(a, b); }
+double max_abs(const Tensor& a, const Tensor& b) {
+  return max_abs_diff(a, b);
+}
 
 // ---------------------------------------------------------------- EM
 
@@ -130,6 +131,10 @@ json run_em(const Settings& s) {
   out["steps"] = s.steps;
   out["log_knots"] = options.log_knots;
   out["square_knots"] = options.square_knots;
+  out["log_spacing"] = options.log_spacing == LogKnots::Sqrt ? "sqrt" : "geometric";
+  out["log_floor"] = options.log_floor;
+  out["square_range"] = options.square_range;
+  out["score_gap"] = options.score_gap;
   out["size"] = size_json(tf.size(s.steps));
   out["size"]["mlp_hidden_e"] = tf.block_e().mlp().options().hidden;
   out["size"]["mlp_hidden_m"] = tf.block_m().mlp().options().hidden;
@@ -142,15 +147,19 @@ json run_em(const Settings& s) {
   }
   out["max_mu_error"] = worst_mu;
   out["max_pi_error"] = worst_pi;
-  // The error as the knot count grows, on the first case.
-  for (int64_t knots : {25, 50, 100, 200, 400, 800, 1600}) {
-    EmConstructionOptions o = options.with_knots(knots);
-    const EmTransformer swept(o);
-    json r = run_em_case(swept, grid[0], s, s.seed);
-    out["knots"].push_back({{"knots", knots},
-                            {"mlp_hidden", swept.size(s.steps).mlp_hidden},
-                            {"max_mu_error", r["max_mu_error"]},
-                            {"max_pi_error", r["max_pi_error"]}});
+  // The error as the knot count grows, on the first case, for both spacings of the log knots.
+  for (LogKnots spacing : {LogKnots::Sqrt, LogKnots::Geometric}) {
+    for (int64_t knots : {25, 50, 100, 200, 400, 800, 1600}) {
+      EmConstructionOptions o = options.with_knots(knots);
+      o.log_spacing = spacing;
+      const EmTransformer swept(o);
+      json r = run_em_case(swept, grid[0], s, s.seed);
+      out["knots"].push_back({{"knots", knots},
+                              {"log_spacing", spacing == LogKnots::Sqrt ? "sqrt" : "geometric"},
+                              {"mlp_hidden", swept.size(s.steps).mlp_hidden},
+                              {"max_mu_error", r["max_mu_error"]},
+                              {"max_pi_error", r["max_pi_error"]}});
+    }
   }
   // f32, on the first case.
   EmConstructionOptions o32 = options;
@@ -171,7 +180,7 @@ json run_em(const Settings& s) {
 
 // (1, d, d, d): sum_k lambda_k u_k^(x)3 + noise, and the u_k, lambda_k.
 struct TestTensor {
-  Tensor t;                         // (1, d, d, d)
+  Tensor t;  // (1, d, d, d)
   std::vector<std::vector<double>> u;
   std::vector<double> lambda;
 };
@@ -198,7 +207,8 @@ TestTensor make_tensor(int64_t d, Generator& gen, double noise) {
     for (int64_t j = 0; j < d; ++j) {
       for (int64_t m = 0; m < d; ++m) {
         double value = noise * gen.normal();
-        for (int64_t k = 0; k < d; ++k) value += out.lambda[k] * out.u[k][i] * out.u[k][j] * out.u[k][m];
+        for (int64_t k = 0; k < d; ++k)
+          value += out.lambda[k] * out.u[k][i] * out.u[k][j] * out.u[k][m];
         p[(i * d + j) * d + m] = value;
       }
     }
@@ -232,8 +242,8 @@ std::vector<double> run_power(const PowerTransformer& tf, const TestTensor& tt, 
     double error = 0.0;
     for (int64_t b = 0; b < S; ++b) {
       v[b] = normalized ? power_reference_normalized_step(t, v[b]) : power_reference_step(t, v[b]);
-      error = std::max({error, relative_error(got.select(0, b), v[b]),
-                        relative_error(copy.select(0, b), v[b])});
+      error = std::max(
+          {error, relative_error(got.select(0, b), v[b]), relative_error(copy.select(0, b), v[b])});
     }
     errors.push_back(error);
   }
@@ -269,8 +279,12 @@ Tensor unit_starts(int64_t count, int64_t d, Generator& gen) {
   return from_vector(v, {count, d}, DType::F64);
 }
 
-double back(const std::vector<double>& v) { return v.back(); }
-double worst(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+double back(const std::vector<double>& v) {
+  return v.back();
+}
+double worst(const std::vector<double>& v) {
+  return *std::max_element(v.begin(), v.end());
+}
 
 constexpr int64_t kStarts = 8;  // random unit starts of the normalised iteration
 
@@ -347,20 +361,21 @@ std::string row(const json& values) {
 }
 
 void print_size(std::ostream& os, const std::string& name, const json& s) {
-  os << name << ": " << s["layers"] << " layers, " << s["heads"] << " heads, width D = "
-     << s["width"] << ", head dim " << s["head_dim"] << ", MLP hidden " << s["mlp_hidden"] << ", "
-     << s["parameters"] << " parameters\n";
+  os << name << ": " << s["layers"] << " layers, " << s["heads"]
+     << " heads, width D = " << s["width"] << ", head dim " << s["head_dim"] << ", MLP hidden "
+     << s["mlp_hidden"] << ", " << s["parameters"] << " parameters\n";
 }
 
 void print_text(std::ostream& os, const json& r) {
   const json& em = r["em"];
   os << "== EM construction (f64): d0 = " << em["d0"] << ", K0 = " << em["k0"] << ", "
-     << em["steps"] << " steps, knots: log " << em["log_knots"] << ", square "
-     << em["square_knots"] << " ==\n";
+     << em["steps"] << " steps, knots: log " << em["log_knots"] << " ("
+     << em["log_spacing"].get<std::string>() << "), square " << em["square_knots"] << " ==\n";
   print_size(os, "size", em["size"]);
   os << "  MLP hidden: Block E " << em["size"]["mlp_hidden_e"] << ", Block M "
      << em["size"]["mlp_hidden_m"] << "\n";
-  os << "  d  K    N  tasks | max |mu_TF - mu_EM| per step            | max |pi_TF - pi_EM| per step\n";
+  os << "  d  K    N  tasks | max |mu_TF - mu_EM| per step            | max |pi_TF - pi_EM| per "
+        "step\n";
   for (const auto& c : em["cases"]) {
     char head[64];
     std::snprintf(head, sizeof head, "%3lld %2lld %4lld %6lld |", c["d"].get<long long>(),
@@ -370,10 +385,12 @@ void print_text(std::ostream& os, const json& r) {
   os << "worst over the grid and steps: mu " << fmt(em["max_mu_error"].get<double>()) << ", pi "
      << fmt(em["max_pi_error"].get<double>()) << "\n";
   os << "error vs knots (d = " << em["cases"][0]["d"] << ", K = " << em["cases"][0]["K"]
-     << ", N = " << em["cases"][0]["N"] << ", worst step):\n  knots  MLP hidden  mu error  pi error\n";
+     << ", N = " << em["cases"][0]["N"]
+     << ", worst step):\n  log knots  knots  MLP hidden  mu error  pi error\n";
   for (const auto& k : em["knots"]) {
-    char line[96];
-    std::snprintf(line, sizeof line, "  %5lld  %10lld  %s  %s\n", k["knots"].get<long long>(),
+    char line[128];
+    std::snprintf(line, sizeof line, "  %9s  %5lld  %10lld  %s  %s\n",
+                  k["log_spacing"].get<std::string>().c_str(), k["knots"].get<long long>(),
                   k["mlp_hidden"].get<long long>(), fmt(k["max_mu_error"].get<double>()).c_str(),
                   fmt(k["max_pi_error"].get<double>()).c_str());
     os << line;
@@ -384,21 +401,21 @@ void print_text(std::ostream& os, const json& r) {
   const json& p = r["power"];
   os << "== Tensor power iteration, plain step v <- T(I,v,v) (f64), relative error per step ==\n";
   for (const auto& c : p["cases"]) {
-    os << "  d = " << c["d"] << " (" << c["heads"].get<std::string>() << " heads):"
-       << row(c["rel_error"]) << "\n";
+    os << "  d = " << c["d"] << " (" << c["heads"].get<std::string>()
+       << " heads):" << row(c["rel_error"]) << "\n";
     print_size(os, "    one step", c["size"]);
   }
-  os << "worst: " << fmt(p["max_rel_error"].get<double>()) << "; f32 (d = 5):"
-     << row(p["f32"]["rel_error"]) << "\n\n";
+  os << "worst: " << fmt(p["max_rel_error"].get<double>())
+     << "; f32 (d = 5):" << row(p["f32"]["rel_error"]) << "\n\n";
   const json& q = r["power_normalized"];
   os << "== Normalised step v <- T(I,v,v)/|T(I,v,v)| (f64), relative error per step ==\n";
   for (const auto& c : q["cases"]) {
-    os << "  d = " << c["d"] << " (" << c["heads"].get<std::string>() << " heads):"
-       << row(c["rel_error"]) << "\n";
+    os << "  d = " << c["d"] << " (" << c["heads"].get<std::string>()
+       << " heads):" << row(c["rel_error"]) << "\n";
     print_size(os, "    one step", c["size"]);
   }
-  os << "worst final: " << fmt(q["final_error"].get<double>()) << "; f32 (d = 5):"
-     << row(q["f32"]["rel_error"]) << "\n";
+  os << "worst final: " << fmt(q["final_error"].get<double>())
+     << "; f32 (d = 5):" << row(q["f32"]["rel_error"]) << "\n";
   os << "final error vs knots of PWL(s^-1/2) (d = 5):";
   for (const auto& k : q["knots"]) {
     os << " " << k["knots"] << ":" << fmt(k["final_error"].get<double>());
@@ -419,8 +436,7 @@ int main(int argc, char** argv) {
   app.add_option("--knots", s.knots, "knots of the EM construction's PWL log and square (800)")
       ->check(CLI::Range(2, 100000));
   app.add_option("--tasks", s.tasks, "tasks per EM case (4)")->check(CLI::Range(1, 1000));
-  app.add_option("--power-steps", s.power_steps, "plain power steps (6)")
-      ->check(CLI::Range(1, 7));
+  app.add_option("--power-steps", s.power_steps, "plain power steps (6)")->check(CLI::Range(1, 7));
   app.add_option("--normalized-steps", s.normalized_steps, "normalised power steps (8)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--seed", s.seed, "random seed (0)");

@@ -36,6 +36,7 @@
 #include "gmm/trainer.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
+#include "tools/lib/tgmm_checkpoint.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -54,12 +55,6 @@ struct Options {
   bool json = false;
 };
 
-struct LoadedModel {
-  std::string path;
-  TgmmConfig config;
-  std::unique_ptr<TgmmModel> model;
-  std::optional<int64_t> train_n;  // the training N, when the training state says
-};
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "eval: %s\n", message.c_str());
@@ -109,42 +104,6 @@ std::vector<std::string> parse_methods(const std::string& text) {
   return methods;
 }
 
-// "train.n" from DIR/training_state.safetensors next to the model file, if it is there.
-std::optional<int64_t> training_n(const fs::path& model_file) {
-  const fs::path state = model_file.parent_path() / nn::kTrainingStateFile;
-  if (!fs::exists(state)) return std::nullopt;
-  try {
-    const nn::Metadata meta = nn::read_safetensors_metadata(state.string());
-    const auto it = meta.find("train.n");
-    if (it != meta.end()) return std::stoll(it->second);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "eval: note: %s: %s; the training N is unknown\n", state.c_str(),
-                 e.what());
-  }
-  return std::nullopt;
-}
-
-// Throws std::runtime_error naming the file and the reason.
-LoadedModel load_model(const std::string& checkpoint) {
-  fs::path path(checkpoint);
-  if (fs::is_directory(path)) path /= nn::kModelFile;  // a run directory is accepted too
-  if (!fs::exists(path)) throw std::runtime_error(path.string() + ": no such file");
-  LoadedModel m;
-  m.path = path.string();
-  const nn::Metadata meta = nn::read_safetensors_metadata(m.path);
-  try {
-    m.config = TgmmConfig::from_metadata(meta);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(m.path + ": " + e.what());
-  }
-  Generator init(0);  // every weight is overwritten by the load
-  m.model = std::make_unique<TgmmModel>(m.config, init);
-  nn::load_module(m.path, *m.model);
-  m.model->eval();
-  m.train_n = training_n(path);
-  return m;
-}
-
 // The N to evaluate: --n as given (refused beyond a gpt2 model's positions), or the default
 // list cut to what the model can read.
 std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
@@ -175,7 +134,7 @@ std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
   return ns;
 }
 
-std::string describe(const LoadedModel& m) {
+std::string describe(const tools::LoadedTgmm& m) {
   const TgmmConfig& c = m.config;
   std::ostringstream os;
   os << m.path << ": d=" << c.d << ", K in {";
@@ -272,10 +231,10 @@ int main(int argc, char** argv) {
   }
   if (o.threads > 0) set_num_threads(o.threads);
 
-  LoadedModel m;
+  tools::LoadedTgmm m;
   std::vector<int64_t> ns;
   try {
-    m = load_model(o.checkpoint);
+    m = tools::load_tgmm(o.checkpoint);
     ns = evaluation_ns(o, m.config);
   } catch (const std::exception& e) {
     return fail(2, e.what());

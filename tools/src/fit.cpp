@@ -1,6 +1,6 @@
 // fit.cpp — tools/fit: estimate a Gaussian mixture's weights and means from a user's CSV of points.
 //
-//   tools/fit --csv points.csv --k 3 [--method em-paper|em-strong|spectral] [--seed S] [--json]
+//   tools/fit --csv points.csv --k 3 [--method em-paper|em-strong|spectral|tgmm --checkpoint FILE] [--seed S] [--json]
 //
 // Reads one point per row (gmm/csv.h), wraps the points as a one-task batch and runs the chosen
 // built-in estimator (gmm/evaluate.h) on it. Components are printed in ascending weight, the
@@ -23,6 +23,8 @@
 
 #include "gmm/csv.h"
 #include "gmm/evaluate.h"
+#include "gmm/trainer.h"
+#include "tools/lib/tgmm_checkpoint.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
       "CSV of points, one point per row"};
   app.add_option("--csv", o.csv, "points, comma-separated, optional header row")->required();
   app.add_option("--k", o.k, "number of components")->required()->check(CLI::PositiveNumber);
-  app.add_option("--method", o.method, "em-paper, em-strong (default) or spectral")
+  app.add_option("--method", o.method, "em-paper, em-strong (default), spectral or tgmm")
       ->check(CLI::IsMember({"em-paper", "em-strong", "spectral", "tgmm"}));
   app.add_option("--checkpoint", o.checkpoint, "trained TGMM model (with --method tgmm)");
   app.add_option("--seed", o.seed, "random seed (0)");
@@ -77,10 +79,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return fail(2, e.what());
   }
-  if (o.method == "tgmm") {
-    return fail(2,
-                "--method tgmm is not available yet: it needs a model trained by tools/train "
-                "(--checkpoint FILE), which a later issue adds");
+  if (o.method == "tgmm" && o.checkpoint.empty()) {
+    return fail(2, "--method tgmm needs --checkpoint DIR/model.safetensors (from tools/train)");
+  }
+  if (o.method != "tgmm" && !o.checkpoint.empty()) {
+    return fail(2, "--checkpoint is only used with --method tgmm");
   }
 
   try {
@@ -90,7 +93,30 @@ int main(int argc, char** argv) {
                          std::to_string(x.size(0)) + ") in " + o.csv);
     }
     Generator gen(o.seed);
-    const Estimate e = builtin_estimator(o.method).fit(points_batch(x, o.k), gen).at(0);
+    Estimate e;
+    if (o.method == "tgmm") {
+      tools::LoadedTgmm m;
+      try {
+        m = tools::load_tgmm(o.checkpoint);
+      } catch (const std::exception& err) {
+        return fail(2, err.what());
+      }
+      const gmm::TgmmConfig& c = m.config;
+      if (x.size(1) != c.d) {
+        return fail(2, "the model was trained for d = " + std::to_string(c.d) + ", " + o.csv +
+                           " has d = " + std::to_string(x.size(1)));
+      }
+      if (std::find(c.ks.begin(), c.ks.end(), o.k) == c.ks.end()) {
+        return fail(2, "the model was not trained for K = " + std::to_string(o.k));
+      }
+      if (c.backbone == "gpt2" && x.size(0) > c.n_positions) {
+        return fail(2, "this gpt2-backbone model reads at most " + std::to_string(c.n_positions) +
+                           " points; " + o.csv + " has " + std::to_string(x.size(0)));
+      }
+      e = tgmm_estimator(*m.model).fit(points_batch(x.to(c.dtype), o.k), gen).at(0);
+    } else {
+      e = builtin_estimator(o.method).fit(points_batch(x, o.k), gen).at(0);
+    }
     if (!e.ok) return fail(1, o.method + " cannot fit these points: " + e.failure);
     const double ll = mixture_log_likelihood(x, e.weights, e.means);
 

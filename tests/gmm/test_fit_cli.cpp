@@ -160,5 +160,7 @@ TEST_CASE("tools/fit fits CSV points with every method and reports errors in one
   expect_error(run_fit("--csv " + tiny + " --k 2 --bogus"), "bogus");
   expect_error(run_fit("--k 2"), "--csv");
   expect_error(run_fit("--csv " + tiny + " --k 2 --method tgmm --checkpoint m.safetensors"),
-               "tgmm");
+               "m.safetensors: no such file");
+  expect_error(run_fit("--csv " + tiny + " --k 2 --method tgmm"),
+               "--method tgmm needs --checkpoint");
 }

@@ -87,4 +87,16 @@ TEST_CASE("tools/train: a TOML config is read, unknown keys refused, flags overr
                         "eval.json", "loss.png", "error_vs_step.png"}) {
     CHECK_MESSAGE(fs::exists(out / f), f);
   }
+
+  // The trained model estimates a user's points through tools/fit.
+  const fs::path fit = fs::read_symlink("/proc/self/exe").parent_path() / "fit";
+  const std::string csv = write_file("tg_fit_tgmm.csv", "a,b\n0,0\n0.5,0.2\n6,6\n6.3,5.8\n");
+  const std::string json_out = (fs::temp_directory_path() / "tg_fit_tgmm.json").string();
+  const int status = std::system((fit.string() + " --csv " + csv + " --k 2 --method tgmm --json " +
+                                  "--checkpoint " + out.string() + " > " + json_out).c_str());
+  CHECK(WEXITSTATUS(status) == 0);
+  std::stringstream js;
+  js << std::ifstream(json_out).rdbuf();
+  CHECK(js.str().find("\"method\":\"tgmm\"") != std::string::npos);
+  CHECK(js.str().find("\"weights\"") != std::string::npos);
 }

@@ -73,8 +73,9 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
                              "retain_graph=true to the first call to backpropagate twice");
   }
   if (!root->requires_grad) {
-    throw std::invalid_argument("backward: this Variable does not require grad (no input of "
-                                "its graph requires grad, or it was computed under NoGradGuard)");
+    throw std::invalid_argument(
+        "backward: this Variable does not require grad (no input of "
+        "its graph requires grad, or it was computed under NoGradGuard)");
   }
   if (grad_output.shape() != root->value.shape() || grad_output.dtype() != root->value.dtype()) {
     throw std::invalid_argument("backward: gradient " + grad_output.describe() +

@@ -83,8 +83,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
         result.ok = false;
         std::ostringstream os;
         os.precision(10);
-        os << "input " << i << " element " << e << ": analytic " << a[e] << " numeric "
-           << numeric << " (abs error " << err << ")";
+        os << "input " << i << " element " << e << ": analytic " << a[e] << " numeric " << numeric
+           << " (abs error " << err << ")";
         result.message = os.str();
       }
     }

@@ -94,18 +94,17 @@ Variable gelu(const Variable& x) {
 // ---- pow_scalar: y = x^p
 Variable pow_scalar(const Variable& x, double p) {
   const Tensor xv = x.value();
-  return make_op("pow_scalar", tg::pow_scalar(xv, p), {x},
-                 [xv, p](const Tensor& g, const Needs&) -> Grads {
-                   return {tg::mul(g, tg::mul_scalar(tg::pow_scalar(xv, p - 1.0), p))};  // p x^(p-1)
-                 });
+  return make_op(
+      "pow_scalar", tg::pow_scalar(xv, p), {x}, [xv, p](const Tensor& g, const Needs&) -> Grads {
+        return {tg::mul(g, tg::mul_scalar(tg::pow_scalar(xv, p - 1.0), p))};  // p x^(p-1)
+      });
 }
 
 // ---- affine: y = x * scale + shift
 Variable affine(const Variable& x, double scale, double shift) {
-  return make_op("affine", tg::affine(x.value(), scale, shift), {x},
-                 [scale](const Tensor& g, const Needs&) -> Grads {
-                   return {tg::mul_scalar(g, scale)};
-                 });
+  return make_op(
+      "affine", tg::affine(x.value(), scale, shift), {x},
+      [scale](const Tensor& g, const Needs&) -> Grads { return {tg::mul_scalar(g, scale)}; });
 }
 
 // ---- clamp: y = min(max(x, low), high)
@@ -123,7 +122,9 @@ Variable clamp(const Variable& x, double low, double high) {
 // ---- add: y = a + b
 Variable add(const Variable& a, const Variable& b) {
   return make_op("add", tg::add(a.value(), b.value()), {a, b},
-                 [](const Tensor& g, const Needs&) -> Grads { return {g, g}; });
+                 [](const Tensor& g, const Needs&) -> Grads {
+                   return {g, g};
+                 });
 }
 
 // ---- sub: y = a - b

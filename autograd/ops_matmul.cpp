@@ -18,9 +18,7 @@ using Needs = std::vector<bool>;
 
 namespace {
 // (..., M, K) -> (..., K, M): a view with the last two strides swapped, no copy.
-Tensor matrix_transpose(const Tensor& t) {
-  return t.transpose(-1, -2);
-}
+Tensor matrix_transpose(const Tensor& t) { return t.transpose(-1, -2); }
 }  // namespace
 
 // ---- matmul: y = a @ b

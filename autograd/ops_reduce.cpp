@@ -76,7 +76,7 @@ Variable max(const Variable& x, std::vector<int64_t> dims, bool keepdim) {
   Tensor y = tg::max(xv, dims, keepdim);
   return make_op("max", y, {x}, [xv, y, rd, keepdim](const Tensor& g, const Needs&) -> Grads {
     const Tensor is_max = tg::eq(xv, keep(y, xv.shape(), rd, keepdim));  // 1 at the maxima
-    const Tensor count = tg::sum(is_max, rd, true);                       // ties per slot
+    const Tensor count = tg::sum(is_max, rd, true);                      // ties per slot
     const Tensor share = tg::div(is_max, count);
     return {tg::mul(expand_back(g, xv.shape(), rd, keepdim), share)};
   });
@@ -87,11 +87,10 @@ Variable logsumexp(const Variable& x, std::vector<int64_t> dims, bool keepdim) {
   const Tensor xv = x.value();
   const auto rd = reduced_dims(dims, x.dim(), "logsumexp");
   Tensor y = tg::logsumexp(xv, dims, keepdim);
-  return make_op("logsumexp", y, {x},
-                 [xv, y, rd, keepdim](const Tensor& g, const Needs&) -> Grads {
-                   const Tensor p = tg::exp(tg::sub(xv, keep(y, xv.shape(), rd, keepdim)));
-                   return {tg::mul(expand_back(g, xv.shape(), rd, keepdim), p)};
-                 });
+  return make_op("logsumexp", y, {x}, [xv, y, rd, keepdim](const Tensor& g, const Needs&) -> Grads {
+    const Tensor p = tg::exp(tg::sub(xv, keep(y, xv.shape(), rd, keepdim)));
+    return {tg::mul(expand_back(g, xv.shape(), rd, keepdim), p)};
+  });
 }
 
 }  // namespace tg::ag

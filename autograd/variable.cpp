@@ -46,7 +46,8 @@ Variable::Variable(Tensor value, bool requires_grad) : node_(std::make_shared<No
   if (!value.defined()) throw std::invalid_argument("Variable: undefined value");
   if (requires_grad && !is_floating(value.dtype())) {
     throw std::invalid_argument(std::string("Variable: only floating tensors can require grad, "
-                                            "got ") + value.describe());
+                                            "got ") +
+                                value.describe());
   }
   node_->value = std::move(value);
   node_->requires_grad = requires_grad;
@@ -70,11 +71,11 @@ void Variable::set_requires_grad(bool requires_grad) {
   Node& n = checked(node_, "set_requires_grad");
   if (!is_leaf()) {
     throw std::invalid_argument(std::string("set_requires_grad: only leaves can change it, this "
-                                            "Variable is the output of ") + n.op);
+                                            "Variable is the output of ") +
+                                n.op);
   }
   if (requires_grad && !is_floating(n.value.dtype())) {
-    throw std::invalid_argument("set_requires_grad: " + n.value.describe() +
-                                " is not floating");
+    throw std::invalid_argument("set_requires_grad: " + n.value.describe() + " is not floating");
   }
   n.requires_grad = requires_grad;
 }

@@ -31,12 +31,12 @@ using BackwardFn =
 
 struct Node {
   Tensor value;
-  Tensor grad;                 // leaves: accumulated gradient; intermediates: pending, then freed
+  Tensor grad;  // leaves: accumulated gradient; intermediates: pending, then freed
   bool requires_grad = false;
-  const char* op = "leaf";     // a name from op_registry.h, or "leaf"
+  const char* op = "leaf";  // a name from op_registry.h, or "leaf"
   std::vector<std::shared_ptr<Node>> inputs;
-  BackwardFn backward;         // empty for leaves and after release
-  bool released = false;       // set when backward dropped this node's rule
+  BackwardFn backward;    // empty for leaves and after release
+  bool released = false;  // set when backward dropped this node's rule
 
   Node() = default;
   Node(const Node&) = delete;

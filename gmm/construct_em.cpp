@@ -126,9 +126,7 @@ std::shared_ptr<nn::TransformerBlock> build_block_m(const EmLayout& L,
 }
 
 // x (B, N, d) as f64 contiguous on the CPU.
-Tensor as_f64(const Tensor& t) {
-  return t.to(Device::CPU).to(DType::F64).contiguous();
-}
+Tensor as_f64(const Tensor& t) { return t.to(Device::CPU).to(DType::F64).contiguous(); }
 
 }  // namespace
 

@@ -106,9 +106,7 @@ PiecewiseLinear isqrt_pwl(const PowerConstructionOptions& o) {
   return pwl;
 }
 
-Tensor as_f64(const Tensor& t) {
-  return t.to(Device::CPU).to(DType::F64).contiguous();
-}
+Tensor as_f64(const Tensor& t) { return t.to(Device::CPU).to(DType::F64).contiguous(); }
 
 }  // namespace
 
@@ -197,9 +195,7 @@ Tensor PowerTransformer::embed(const Tensor& t, const Tensor& v) const {
   return tokens.to(options_.dtype);
 }
 
-Tensor PowerTransformer::step(const Tensor& tokens) const {
-  return run_blocks({plain_}, tokens);
-}
+Tensor PowerTransformer::step(const Tensor& tokens) const { return run_blocks({plain_}, tokens); }
 
 Tensor PowerTransformer::normalized_step(const Tensor& tokens) const {
   return run_blocks({n1_, n2_, n3_}, tokens);

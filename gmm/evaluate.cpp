@@ -55,9 +55,7 @@ Estimator em_estimator(const std::string& name, const EmOptions& options) {
           }};
 }
 
-Estimator em_paper_estimator() {
-  return em_estimator("em-paper", EmOptions::paper());
-}
+Estimator em_paper_estimator() { return em_estimator("em-paper", EmOptions::paper()); }
 Estimator em_strong_estimator(int64_t restarts) {
   return em_estimator("em-strong", EmOptions::strong(restarts));
 }

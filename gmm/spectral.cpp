@@ -24,9 +24,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // f64, on the CPU, contiguous: the form every step computes in.
-Tensor as_f64(const Tensor& t) {
-  return t.to(Device::CPU).to(DType::F64).contiguous();
-}
+Tensor as_f64(const Tensor& t) { return t.to(Device::CPU).to(DType::F64).contiguous(); }
 
 void check_shape(const Tensor& t, const Shape& shape, const char* op, const char* name) {
   check_floating(t, op);

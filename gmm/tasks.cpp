@@ -15,9 +15,7 @@ namespace {
 constexpr double kCosineLimit = 0.8;
 constexpr int64_t kMaxMeanDraws = 1000000;
 
-double softplus(double v) {
-  return v > 30 ? v : std::log1p(std::exp(v));
-}
+double softplus(double v) { return v > 30 ? v : std::log1p(std::exp(v)); }
 
 bool pairwise_cosine_ok(const double* mu, int64_t k, int64_t d) {
   for (int64_t i = 0; i < k; ++i) {
@@ -170,12 +168,8 @@ int64_t phase_transition_dimension(int64_t n, double b) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::floor(b * nd * std::log(nd))));
 }
 
-int64_t TaskBatch::length(int64_t b) const {
-  return lengths.data<int64_t>()[b];
-}
-int64_t TaskBatch::k(int64_t b) const {
-  return ks.data<int64_t>()[b];
-}
+int64_t TaskBatch::length(int64_t b) const { return lengths.data<int64_t>()[b]; }
+int64_t TaskBatch::k(int64_t b) const { return ks.data<int64_t>()[b]; }
 
 TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen) {
   const int64_t k_max =

@@ -41,9 +41,7 @@ WeightHead parse_weight_head(const std::string& name) {
 }
 
 void TgmmConfig::validate() const {
-  auto fail = [](const std::string& what) {
-    throw std::invalid_argument("TGMM config: " + what);
-  };
+  auto fail = [](const std::string& what) { throw std::invalid_argument("TGMM config: " + what); };
   if (d < 1) fail("d must be >= 1");
   if (ks.empty()) fail("ks is empty");
   for (int64_t k : ks) {
@@ -150,19 +148,19 @@ TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& v
   for (int64_t b = 0; b < B; ++b) {
     const auto it = std::find(c.ks.begin(), c.ks.end(), static_cast<int64_t>(k_of[b]));
     if (it == c.ks.end()) {
-      throw std::invalid_argument("TGMM: task " + std::to_string(b) + " has K=" +
-                                  std::to_string(static_cast<int64_t>(k_of[b])) +
+      throw std::invalid_argument("TGMM: task " + std::to_string(b) +
+                                  " has K=" + std::to_string(static_cast<int64_t>(k_of[b])) +
                                   ", which the model was not trained for");
     }
     groups[it - c.ks.begin()].push_back(b);
   }
 
   // Tokens: [x_n ; E(K-1)] -> read_in -> backbone.
-  const Tensor k_minus_1 = add_scalar(ks.to(DType::F64), -1.0).to(DType::I64);   // (B)
+  const Tensor k_minus_1 = add_scalar(ks.to(DType::F64), -1.0).to(DType::I64);    // (B)
   ag::Variable task = task_embedding_->forward(k_minus_1);                        // (B, 128)
   task = ag::expand(ag::unsqueeze(task, 1), {B, N, TgmmConfig::kTaskEmbedding});  // (B, N, 128)
-  const ag::Variable points(x.to(c.dtype));                                        // (B, N, d)
-  ag::Variable tokens = ag::concat({points, task}, 2);                           // (B, N, d+128)
+  const ag::Variable points(x.to(c.dtype));                                       // (B, N, d)
+  ag::Variable tokens = ag::concat({points, task}, 2);                            // (B, N, d+128)
   ag::Variable h = backbone_->forward(read_in_->forward(tokens), valid);          // (B, N, D)
 
   // Readouts, one per K, over that K's tasks; then back into task order.

@@ -26,8 +26,8 @@ SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossK
 
   const int64_t B = batch.batch_size(), Km = batch.k_max(), d = batch.d();
   const Tensor pred = output.means.value().to(DType::F64).contiguous();  // (B, Kmax, d)
-  const Tensor truth_mu = batch.means.to(DType::F64).contiguous();      // (B, Kmax, d)
-  const Tensor truth_pi = batch.weights.to(DType::F64).contiguous();    // (B, Kmax)
+  const Tensor truth_mu = batch.means.to(DType::F64).contiguous();       // (B, Kmax, d)
+  const Tensor truth_pi = batch.weights.to(DType::F64).contiguous();     // (B, Kmax)
   Tensor w = zeros({B, Km}, DType::F64), m = zeros({B, Km, d}, DType::F64);
   const double* pm = pred.data<double>();
   const double* tm = truth_mu.data<double>();
@@ -67,13 +67,14 @@ TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind ki
   const DType dt = output.means.dtype();
   const int64_t d = batch.d();
   const SlotTargets target = slot_targets(output, batch, kind);
-  const Tensor mask = batch.component_mask.to(dt);            // (B, Kmax)
-  const Tensor k = sum(mask, {1});                            // (B) components per task
+  const Tensor mask = batch.component_mask.to(dt);  // (B, Kmax)
+  const Tensor k = sum(mask, {1});                  // (B) components per task
 
   // -sum_k pi_k log pi_hat_k; slots >= K have pi_k = 0 and a finite log pi_hat_k.
   ag::Variable weight_loss =
-      -ag::sum(ag::Variable(target.weights) * output.log_weights, {1});     // (B)
-  ag::Variable sq = ag::sum(ag::square(output.means - ag::Variable(target.means)), {2});  // (B, Kmax)
+      -ag::sum(ag::Variable(target.weights) * output.log_weights, {1});  // (B)
+  ag::Variable sq =
+      ag::sum(ag::square(output.means - ag::Variable(target.means)), {2});  // (B, Kmax)
   ag::Variable mean_loss =
       ag::sum(sq * ag::Variable(mask), {1}) / ag::Variable(mul_scalar(k, double(d)));  // (B)
   ag::Variable loss = ag::mean(weight_loss + mean_loss);

@@ -53,18 +53,12 @@ void TrainOptions::validate() const {
 std::map<std::string, std::string> TrainOptions::to_metadata() const {
   std::ostringstream ns;
   for (size_t i = 0; i < eval_ns.size(); ++i) ns << (i ? "," : "") << eval_ns[i];
-  return {{"train.n", std::to_string(n)},
-          {"train.batch", std::to_string(batch)},
-          {"train.steps", std::to_string(steps)},
-          {"train.lr", std::to_string(lr)},
-          {"train.min_lr", std::to_string(min_lr)},
-          {"train.wd", std::to_string(wd)},
-          {"train.warmup", std::to_string(warmup)},
-          {"train.schedule", schedule},
-          {"train.clip", std::to_string(clip)},
-          {"train.loss", loss_kind_name(loss)},
-          {"train.seed", std::to_string(seed)},
-          {"train.eval_n", ns.str()}};
+  return {{"train.n", std::to_string(n)},           {"train.batch", std::to_string(batch)},
+          {"train.steps", std::to_string(steps)},   {"train.lr", std::to_string(lr)},
+          {"train.min_lr", std::to_string(min_lr)}, {"train.wd", std::to_string(wd)},
+          {"train.warmup", std::to_string(warmup)}, {"train.schedule", schedule},
+          {"train.clip", std::to_string(clip)},     {"train.loss", loss_kind_name(loss)},
+          {"train.seed", std::to_string(seed)},     {"train.eval_n", ns.str()}};
 }
 
 // ------------------------------------------------------------------------------ estimator
@@ -72,8 +66,8 @@ std::map<std::string, std::string> TrainOptions::to_metadata() const {
 namespace {
 // (B, N) 1/0 mask of the positions below each task's length.
 Tensor valid_mask(const TaskBatch& batch, DType dtype) {
-  const Tensor positions = arange(batch.n(), DType::F64).unsqueeze(0);             // (1, N)
-  const Tensor lengths = batch.lengths.to(DType::F64).unsqueeze(1);               // (B, 1)
+  const Tensor positions = arange(batch.n(), DType::F64).unsqueeze(0);              // (1, N)
+  const Tensor lengths = batch.lengths.to(DType::F64).unsqueeze(1);                 // (B, 1)
   return lt(positions.expand({batch.batch_size(), batch.n()}), lengths).to(dtype);  // (B, N)
 }
 }  // namespace
@@ -84,7 +78,7 @@ Estimator tgmm_estimator(const TgmmModel& model, const std::string& name) {
             const TgmmOutput out =
                 model.forward(batch.x, batch.ks, valid_mask(batch, model.config().dtype));
             const Tensor pi = exp(out.log_weights.value()).to(DType::F64);  // (B, Kmax)
-            const Tensor mu = out.means.value().to(DType::F64);              // (B, Kmax, d)
+            const Tensor mu = out.means.value().to(DType::F64);             // (B, Kmax, d)
             std::vector<Estimate> estimates;
             for (int64_t b = 0; b < batch.batch_size(); ++b) {
               const int64_t K = batch.k(b);
@@ -126,8 +120,8 @@ std::string format_duration(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds + 0.5);
   std::ostringstream os;
   if (s >= 3600) os << s / 3600 << "h";
-  os << std::setfill('0') << std::setw(s >= 3600 ? 2 : 1) << (s / 60) % 60 << "m"
-     << std::setw(2) << s % 60 << "s";
+  os << std::setfill('0') << std::setw(s >= 3600 ? 2 : 1) << (s / 60) % 60 << "m" << std::setw(2)
+     << s % 60 << "s";
   return os.str();
 }
 
@@ -146,7 +140,8 @@ std::string eval_line(const std::vector<EvalRecord>& tgmm, const std::vector<Eva
     if (r.n != n) continue;
     os << "  K=" << r.k << " " << r.metrics.l2_error.mean;
     for (const auto& b : base) {
-      if (b.n == n && b.k == r.k && b.method == "em-paper") os << " (em " << b.metrics.l2_error.mean << ")";
+      if (b.n == n && b.k == r.k && b.method == "em-paper")
+        os << " (em " << b.metrics.l2_error.mean << ")";
     }
   }
   return os.str();
@@ -161,7 +156,7 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
   const Paths paths{opt.out, fs::path(opt.out) / "train.jsonl", fs::path(opt.out) / "eval.json"};
   fs::create_directories(paths.dir);
 
-  Generator init_gen(opt.seed);            // model initialisation
+  Generator init_gen(opt.seed);              // model initialisation
   Generator data_gen(opt.seed ^ 0x5eedULL);  // training tasks
   TgmmModel model(opt.model, init_gen);
   nn::AdamWOptions adam;
@@ -216,7 +211,8 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
       for (const auto& name : opt.baselines) baselines.push_back(builtin_estimator(name));
       if (!baselines.empty()) baseline_records = evaluate(baselines, eval);
       baselines_done = true;
-      log << nlohmann::json{{"type", "baselines"}, {"records", eval_summary(baseline_records)}}.dump()
+      log << nlohmann::json{{"type", "baselines"}, {"records", eval_summary(baseline_records)}}
+                 .dump()
           << "\n";
     }
     model.eval();
@@ -283,9 +279,12 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
     optimizer.step();
     ++step;
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    log << nlohmann::json{{"step", step},          {"loss", loss_value},
-                          {"weight_loss", loss.weight_loss}, {"mean_loss", loss.mean_loss},
-                          {"lr", lr},              {"grad_norm", norm},
+    log << nlohmann::json{{"step", step},
+                          {"loss", loss_value},
+                          {"weight_loss", loss.weight_loss},
+                          {"mean_loss", loss.mean_loss},
+                          {"lr", lr},
+                          {"grad_norm", norm},
                           {"seconds", seconds}}
                .dump()
         << "\n";

@@ -31,15 +31,15 @@ namespace tg::gmm {
 
 struct TrainOptions {
   TgmmConfig model;
-  int64_t n = 64;       // max training N (points per task)
-  int64_t batch = 16;   // tasks per K per step
-  int64_t steps = 3000; // total optimiser steps (a resumed run continues up to this)
+  int64_t n = 64;        // max training N (points per task)
+  int64_t batch = 16;    // tasks per K per step
+  int64_t steps = 3000;  // total optimiser steps (a resumed run continues up to this)
   double lr = 3e-3;
-  double min_lr = 0.0;        // cosine floor
+  double min_lr = 0.0;  // cosine floor
   double wd = 0.0;
   int64_t warmup = 200;
   std::string schedule = "cosine";  // "cosine" (warm-up then cosine decay) or "constant"
-  double clip = 1.0;                 // global gradient-norm clip; 0 = off
+  double clip = 1.0;                // global gradient-norm clip; 0 = off
   LossKind loss = LossKind::Hungarian;
   uint64_t seed = 42;
   int threads = 0;  // 0 = all cores
@@ -61,10 +61,10 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  int64_t step = 0;          // steps completed
-  bool interrupted = false;  // stopped by a stop request
-  bool diverged = false;     // stopped by a non-finite loss or gradient
-  std::string message;       // why it stopped early
+  int64_t step = 0;                    // steps completed
+  bool interrupted = false;            // stopped by a stop request
+  bool diverged = false;               // stopped by a non-finite loss or gradient
+  std::string message;                 // why it stopped early
   std::vector<EvalRecord> final_eval;  // TGMM and baselines, when training reached the end
 };
 

@@ -48,12 +48,8 @@ int syevd(int n, float* a, float* w, float* work, int lwork, int* iwork, int liw
   return info;
 }
 
-const char* lapack_name(double) {
-  return "dsyevd";
-}
-const char* lapack_name(float) {
-  return "ssyevd";
-}
+const char* lapack_name(double) { return "dsyevd"; }
+const char* lapack_name(float) { return "ssyevd"; }
 
 [[noreturn]] void lapack_failed(const char* routine, int info, int64_t index, const Tensor& a) {
   const std::string where = "eigh: LAPACK " + std::string(routine) + " on matrix " +

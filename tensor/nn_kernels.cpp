@@ -55,18 +55,12 @@ void check_affine_param(const Tensor& p, const Tensor& x, const char* name, cons
 }
 
 // x's shape without its last dim: the shape of mean and rstd.
-Shape row_shape(const Tensor& x) {
-  return Shape(x.shape().begin(), x.shape().end() - 1);
-}
+Shape row_shape(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 1); }
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) {
-  return softmax_forward(x, dim, false);
-}
-Tensor log_softmax(const Tensor& x, int64_t dim) {
-  return softmax_forward(x, dim, true);
-}
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, true); }
 
 Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) {
   return softmax_backward_any(grad_y, y, dim, false);

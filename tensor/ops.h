@@ -40,7 +40,19 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::F32, double
 
 // ---------------------------------------------------------------- elementwise (elementwise.cpp)
 enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Relu, Abs, Square, Reciprocal, Sign, Gelu
+  Neg,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Tanh,
+  Sigmoid,
+  Relu,
+  Abs,
+  Square,
+  Reciprocal,
+  Sign,
+  Gelu
 };
 enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Pow, Eq, Ne, Lt, Le, Gt, Ge };
 const char* unary_op_name(UnaryOp op);

@@ -14,9 +14,9 @@ class Generator {
   explicit Generator(uint64_t seed = 42) { seed_with(seed); }
   void seed_with(uint64_t seed);
   uint64_t next_u64();
-  double uniform();                          // [0, 1)
-  double uniform(double low, double high);   // [low, high)
-  double normal();                           // N(0, 1)
+  double uniform();                            // [0, 1)
+  double uniform(double low, double high);     // [low, high)
+  double normal();                             // N(0, 1)
   int64_t randint(int64_t low, int64_t high);  // uniform on {low, ..., high - 1}
 
   // Exact state, for checkpoints.

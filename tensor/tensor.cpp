@@ -16,8 +16,7 @@ namespace tg {
 
 void cuda_copy(void* dst, const void* src, int64_t nbytes, Device dst_device, Device src_device);
 
-Tensor::Tensor(Shape shape, DType dtype, Device device)
-    : shape_(std::move(shape)), dtype_(dtype) {
+Tensor::Tensor(Shape shape, DType dtype, Device device) : shape_(std::move(shape)), dtype_(dtype) {
   for (int64_t s : shape_) {
     if (s < 0) throw std::invalid_argument("Tensor: negative size in shape " + shape_str(shape_));
   }
@@ -299,8 +298,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
     if (!is_contiguous() || !src.is_contiguous() || src.dtype() != dtype_ ||
         src.shape() != shape_) {
       // Cross-device copies move raw bytes: stage through contiguous same-dtype buffers.
-      throw std::invalid_argument("copy_: cross-device copy needs contiguous tensors of one "
-                                  "dtype and shape, got " + src.describe() + " -> " + describe());
+      throw std::invalid_argument(
+          "copy_: cross-device copy needs contiguous tensors of one "
+          "dtype and shape, got " +
+          src.describe() + " -> " + describe());
     }
     cuda_copy(raw_data(), src.raw_data(), numel() * dtype_size(dtype_), device(), src.device());
     return *this;
@@ -378,8 +379,8 @@ Tensor Tensor::to(Device device) const {
 double Tensor::item() const {
   check_defined(*this, "item");
   if (numel() != 1) {
-    throw std::invalid_argument("item: tensor of shape " + shape_str(shape_) +
-                                " has " + std::to_string(numel()) + " elements, not 1");
+    throw std::invalid_argument("item: tensor of shape " + shape_str(shape_) + " has " +
+                                std::to_string(numel()) + " elements, not 1");
   }
   return to_vector()[0];
 }
@@ -451,8 +452,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   int64_t pos = 0;
   print_rec(body, t.to_vector(), t.shape(), 0, pos, 7, t.dtype() == DType::I64);
   return os << "tensor(" << body.str() << ", dtype=" << dtype_name(t.dtype())
-            << ", shape=" << shape_str(t.shape()) << ", device=" << device_name(t.device())
-            << ")";
+            << ", shape=" << shape_str(t.shape()) << ", device=" << device_name(t.device()) << ")";
 }
 
 std::string to_string(const Tensor& t) {

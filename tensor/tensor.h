@@ -46,7 +46,8 @@ class Tensor {
   std::string describe() const;
 
   // Typed pointer to element (0, 0, ...). Throws if T does not match dtype().
-  template <class T> T* data() const;
+  template <class T>
+  T* data() const;
   void* raw_data() const;
 
   // --- views (no copy) ------------------------------------------------------------------------

@@ -70,8 +70,10 @@ void unary_kernel(UnaryOp op, const Tensor& x, Tensor& out) {
     using T = decltype(tag);
     // One instantiation per op so that each inner loop is a straight-line, vectorisable body.
     switch (op) {
-#define TG_UNARY_CASE(name) \
-  case UnaryOp::name: map1<T>(x, out, [](T v) { return apply_unary(UnaryOp::name, v); }); break;
+#define TG_UNARY_CASE(name)                                             \
+  case UnaryOp::name:                                                   \
+    map1<T>(x, out, [](T v) { return apply_unary(UnaryOp::name, v); }); \
+    break;
       TG_UNARY_CASE(Neg)
       TG_UNARY_CASE(Exp)
       TG_UNARY_CASE(Log)
@@ -94,9 +96,9 @@ void binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   dispatch_float(a.dtype(), binary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
     switch (op) {
-#define TG_BINARY_CASE(name)                                                             \
-  case BinaryOp::name:                                                                   \
-    map2<T>(a, b, out, [](T x, T y) { return apply_binary(BinaryOp::name, x, y); });      \
+#define TG_BINARY_CASE(name)                                                         \
+  case BinaryOp::name:                                                               \
+    map2<T>(a, b, out, [](T x, T y) { return apply_binary(BinaryOp::name, x, y); }); \
     break;
       TG_BINARY_CASE(Add)
       TG_BINARY_CASE(Sub)

@@ -28,19 +28,32 @@ inline T gelu_derivative(T x) {
 template <class T>
 inline T apply_unary(UnaryOp op, T x) {
   switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return fast_exp(x);
-    case UnaryOp::Log: return std::log(x);
-    case UnaryOp::Sqrt: return std::sqrt(x);
-    case UnaryOp::Rsqrt: return T(1) / std::sqrt(x);
-    case UnaryOp::Tanh: return fast_tanh(x);
-    case UnaryOp::Sigmoid: return fast_sigmoid(x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
-    case UnaryOp::Abs: return std::abs(x);
-    case UnaryOp::Square: return x * x;
-    case UnaryOp::Reciprocal: return T(1) / x;
-    case UnaryOp::Sign: return T((x > T(0)) - (x < T(0)));
-    case UnaryOp::Gelu: return gelu_value(x);
+    case UnaryOp::Neg:
+      return -x;
+    case UnaryOp::Exp:
+      return fast_exp(x);
+    case UnaryOp::Log:
+      return std::log(x);
+    case UnaryOp::Sqrt:
+      return std::sqrt(x);
+    case UnaryOp::Rsqrt:
+      return T(1) / std::sqrt(x);
+    case UnaryOp::Tanh:
+      return fast_tanh(x);
+    case UnaryOp::Sigmoid:
+      return fast_sigmoid(x);
+    case UnaryOp::Relu:
+      return x > T(0) ? x : T(0);
+    case UnaryOp::Abs:
+      return std::abs(x);
+    case UnaryOp::Square:
+      return x * x;
+    case UnaryOp::Reciprocal:
+      return T(1) / x;
+    case UnaryOp::Sign:
+      return T((x > T(0)) - (x < T(0)));
+    case UnaryOp::Gelu:
+      return gelu_value(x);
   }
   return x;
 }
@@ -48,19 +61,32 @@ inline T apply_unary(UnaryOp op, T x) {
 template <class T>
 inline T apply_binary(BinaryOp op, T a, T b) {
   switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-    case BinaryOp::Maximum: return a > b ? a : b;
-    case BinaryOp::Minimum: return a < b ? a : b;
-    case BinaryOp::Pow: return std::pow(a, b);
-    case BinaryOp::Eq: return T(a == b);
-    case BinaryOp::Ne: return T(a != b);
-    case BinaryOp::Lt: return T(a < b);
-    case BinaryOp::Le: return T(a <= b);
-    case BinaryOp::Gt: return T(a > b);
-    case BinaryOp::Ge: return T(a >= b);
+    case BinaryOp::Add:
+      return a + b;
+    case BinaryOp::Sub:
+      return a - b;
+    case BinaryOp::Mul:
+      return a * b;
+    case BinaryOp::Div:
+      return a / b;
+    case BinaryOp::Maximum:
+      return a > b ? a : b;
+    case BinaryOp::Minimum:
+      return a < b ? a : b;
+    case BinaryOp::Pow:
+      return std::pow(a, b);
+    case BinaryOp::Eq:
+      return T(a == b);
+    case BinaryOp::Ne:
+      return T(a != b);
+    case BinaryOp::Lt:
+      return T(a < b);
+    case BinaryOp::Le:
+      return T(a <= b);
+    case BinaryOp::Gt:
+      return T(a > b);
+    case BinaryOp::Ge:
+      return T(a >= b);
   }
   return a;
 }

@@ -70,13 +70,9 @@ const T* gather(const T* p, int64_t step, int64_t n, std::vector<T>& scratch) {
 
 // ---------------------------------------------------------------- softmax
 
-inline float exp_of(float x) {
-  return exp_f32(x);
-}
+inline float exp_of(float x) { return exp_f32(x); }
 // f64 is the type of reference checks: it keeps the library's exp.
-inline double exp_of(double x) {
-  return std::exp(x);
-}
+inline double exp_of(double x) { return std::exp(x); }
 
 // y = softmax(x) or log_softmax(x) of one contiguous row. The row max is subtracted first, so
 // exp never overflows:  softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max),

@@ -24,8 +24,8 @@ struct StridedLoop {
   int64_t rows = 1;
   int64_t inner = 1;
   std::array<int64_t, N> inner_stride{};
-  Shape outer_shape;                        // outer dims, outermost first
-  std::array<Strides, N> outer_strides;     // per operand, for outer dims
+  Shape outer_shape;                     // outer dims, outermost first
+  std::array<Strides, N> outer_strides;  // per operand, for outer dims
 
   StridedLoop(const Shape& shape, const std::array<Strides, N>& strides) {
     // 1. drop size-1 dims (their stride never matters)
@@ -85,7 +85,8 @@ struct StridedLoop {
 template <int N, class Body>
 void for_each_row(const StridedLoop<N>& loop, Body&& body) {
   if (loop.rows == 0) return;
-  const int64_t chunk = loop.rows >= 16 ? loop.inner : std::max<int64_t>(4096, (loop.inner + 15) / 16);
+  const int64_t chunk =
+      loop.rows >= 16 ? loop.inner : std::max<int64_t>(4096, (loop.inner + 15) / 16);
   const int64_t chunks_per_row = (loop.inner + chunk - 1) / chunk;
   const int64_t tasks = loop.rows * chunks_per_row;
 #pragma omp parallel for schedule(static) if (loop.parallel())

@@ -5,14 +5,14 @@
 #include <stdexcept>
 #include <string>
 
-#define CUDA_CHECK(call)                                                                  \
-  do {                                                                                    \
-    cudaError_t err_ = (call);                                                            \
-    if (err_ != cudaSuccess) {                                                            \
-      throw std::runtime_error(std::string("CUDA error at ") + __FILE__ + ":" +           \
+#define CUDA_CHECK(call)                                                                    \
+  do {                                                                                      \
+    cudaError_t err_ = (call);                                                              \
+    if (err_ != cudaSuccess) {                                                              \
+      throw std::runtime_error(std::string("CUDA error at ") + __FILE__ + ":" +             \
                                std::to_string(__LINE__) + ": " + cudaGetErrorString(err_) + \
-                               " (" #call ")");                                           \
-    }                                                                                     \
+                               " (" #call ")");                                             \
+    }                                                                                       \
   } while (0)
 
 // After every kernel launch: launch-configuration errors surface here, not at a later sync.

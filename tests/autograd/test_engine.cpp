@@ -77,10 +77,11 @@ TEST_CASE("backward twice: an error without retain_graph, accumulation with it")
   y.backward(true);
   y.backward();
   CHECK(vec(x.grad()) == std::vector<double>{8});  // 4 + 4
-  CHECK_THROWS_WITH_AS(y.backward(),
-                       "backward: the graph through 'mul' was already released by an earlier "
-                       "backward(); pass retain_graph=true to the first call to backpropagate twice",
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      y.backward(),
+      "backward: the graph through 'mul' was already released by an earlier "
+      "backward(); pass retain_graph=true to the first call to backpropagate twice",
+      std::runtime_error);
   // A new graph on the same leaf accumulates into its grad until zero_grad.
   (x * 3.0).backward();
   CHECK(vec(x.grad()) == std::vector<double>{11});

@@ -55,19 +55,19 @@ TEST_CASE("gradcheck: scalar-parameter ops") {
 
 TEST_CASE("gradcheck: binary ops, same shape and broadcast") {
   using Fn = Variable (*)(const Variable&, const Variable&);
-  const std::pair<const char*, Fn> ops[] = {{"add", add}, {"sub", sub}, {"mul", mul},
-                                            {"div", div}, {"maximum", maximum},
-                                            {"minimum", minimum}};
-  const std::pair<Shape, Shape> shapes[] = {{{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}},
-                                            {{2, 3, 4}, {3, 1}}, {{4}, {2, 3, 4}}};
+  const std::pair<const char*, Fn> ops[] = {{"add", add},         {"sub", sub},
+                                            {"mul", mul},         {"div", div},
+                                            {"maximum", maximum}, {"minimum", minimum}};
+  const std::pair<Shape, Shape> shapes[] = {
+      {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{2, 3, 4}, {3, 1}}, {{4}, {2, 3, 4}}};
   for (auto [name, f] : ops) {
     for (auto [sa, sb] : shapes) {
       const bool is_div = std::string(name) == "div";
       Tensor a = rnd(sa);
       Tensor b = is_div ? positive(sb) : rnd(sb);
       auto r = gradcheck([f](const std::vector<Variable>& v) { return f(v[0], v[1]); }, {a, b});
-      CHECK_MESSAGE(r.ok, name << " " << shape_str(sa) << " " << shape_str(sb) << ": "
-                                   << r.message);
+      CHECK_MESSAGE(r.ok,
+                    name << " " << shape_str(sa) << " " << shape_str(sb) << ": " << r.message);
     }
   }
 }
@@ -92,8 +92,8 @@ TEST_CASE("gradcheck: one input used by several ops") {
 
 TEST_CASE("gradcheck: reductions over dims, all dims, keepdim, negative dims") {
   using Fn = Variable (*)(const Variable&, std::vector<int64_t>, bool);
-  const std::pair<const char*, Fn> ops[] = {{"sum", sum}, {"mean", mean}, {"max", max},
-                                            {"logsumexp", logsumexp}};
+  const std::pair<const char*, Fn> ops[] = {
+      {"sum", sum}, {"mean", mean}, {"max", max}, {"logsumexp", logsumexp}};
   const std::vector<std::vector<int64_t>> dim_sets = {{}, {0}, {-1}, {0, 2}, {1}};
   for (auto [name, f] : ops) {
     for (const auto& dims : dim_sets) {

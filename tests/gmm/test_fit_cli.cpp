@@ -44,9 +44,7 @@ struct Run {
   std::string out, err;
 };
 
-fs::path fit_binary() {
-  return fs::read_symlink("/proc/self/exe").parent_path() / "fit";
-}
+fs::path fit_binary() { return fs::read_symlink("/proc/self/exe").parent_path() / "fit"; }
 
 Run run_fit(const std::string& args) {
   const fs::path dir = fs::temp_directory_path();

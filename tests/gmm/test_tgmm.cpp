@@ -47,7 +47,8 @@ TaskBatch batch_from_json(const nlohmann::json& j, int64_t k_max) {
 }
 
 Tensor valid_of(const TaskBatch& batch) {
-  const Tensor pos = arange(batch.n(), DType::F64).unsqueeze(0).expand({batch.batch_size(), batch.n()});
+  const Tensor pos =
+      arange(batch.n(), DType::F64).unsqueeze(0).expand({batch.batch_size(), batch.n()});
   return lt(pos, batch.lengths.to(DType::F64).unsqueeze(1)).to(DType::F32);
 }
 
@@ -58,8 +59,8 @@ TEST_CASE("TGMM matches PyTorch: outputs, loss and every gradient (f32, relative
   REQUIRE(in.good());
   const nlohmann::json fixture = nlohmann::json::parse(in);
   for (const auto& c : fixture["cases"]) {
-    const std::string label = c["backbone"].get<std::string>() + "/" +
-                              c["weight_head"].get<std::string>();
+    const std::string label =
+        c["backbone"].get<std::string>() + "/" + c["weight_head"].get<std::string>();
     CAPTURE(label);
     TgmmConfig cfg;
     cfg.d = c["config"]["d"];

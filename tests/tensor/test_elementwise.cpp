@@ -17,7 +17,8 @@ TEST_CASE("unary ops match their scalar formulas in f32 and f64") {
     const auto xs = vec(x);
     auto check = [&](const Tensor& y, double (*f)(double)) {
       const auto ys = vec(y);
-      for (size_t i = 0; i < xs.size(); ++i) CHECK(ys[i] == doctest::Approx(f(xs[i])).epsilon(1e-6));
+      for (size_t i = 0; i < xs.size(); ++i)
+        CHECK(ys[i] == doctest::Approx(f(xs[i])).epsilon(1e-6));
     };
     check(neg(x), [](double v) { return -v; });
     check(exp(x), [](double v) { return std::exp(v); });
@@ -110,8 +111,8 @@ TEST_CASE("in-place add_ and mul_") {
 }
 
 TEST_CASE("elementwise errors name the op, the shapes and the dtypes") {
-  CHECK_THROWS_WITH_AS(zeros({4, 3}) + zeros({5, 2}), "add: shapes (4,3) and (5,2) cannot be broadcast",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(zeros({4, 3}) + zeros({5, 2}),
+                       "add: shapes (4,3) and (5,2) cannot be broadcast", std::invalid_argument);
   CHECK_THROWS_WITH_AS(mul(zeros({2}), zeros({2}, DType::F64)),
                        "mul: dtype mismatch: f32 (2) cpu vs f64 (2) cpu", std::invalid_argument);
   CHECK_THROWS_WITH_AS(exp(from_indices({1, 2})),

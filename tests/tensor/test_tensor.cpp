@@ -80,15 +80,13 @@ TEST_CASE("permute, narrow, slice, select, squeeze, unsqueeze") {
   CHECK(t.unsqueeze(3).squeeze(3).shape() == Shape{2, 3, 4});
   CHECK(t.squeeze(0).shape() == Shape{2, 3, 4});  // not size 1: unchanged
   CHECK(iota({1, 3, 1}).squeeze().shape() == Shape{3});
-  CHECK_THROWS_WITH_AS(t.permute({0, 1}),
-                       "permute: 2 dims given for a tensor of shape (2,3,4)",
+  CHECK_THROWS_WITH_AS(t.permute({0, 1}), "permute: 2 dims given for a tensor of shape (2,3,4)",
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(t.permute({0, 1, 1}), "permute: dim 1 repeated", std::invalid_argument);
   CHECK_THROWS_WITH_AS(t.narrow(1, 2, 2),
                        "narrow: range [2, 4) out of bounds for dim 1 of shape (2,3,4)",
                        std::out_of_range);
-  CHECK_THROWS_WITH_AS(t.transpose(0, 3),
-                       "transpose: dim 3 out of range for a tensor of rank 3",
+  CHECK_THROWS_WITH_AS(t.transpose(0, 3), "transpose: dim 3 out of range for a tensor of rank 3",
                        std::out_of_range);
   CHECK_THROWS_WITH_AS(t.select(0, 2), "select: index 2 out of range for dim 0 of shape (2,3,4)",
                        std::out_of_range);

@@ -77,8 +77,8 @@ TEST_CASE("tools/train: a TOML config is read, unknown keys refused, flags overr
 
   const fs::path out = fs::temp_directory_path() / "tg_train_cli_run";
   fs::remove_all(out);
-  const std::string good = write_file(
-      "tg_good.toml", "steps = 999\nks = [2, 3]\nbackbone = \"set\"\nlr = 0.002\n");
+  const std::string good =
+      write_file("tg_good.toml", "steps = 999\nks = [2, 3]\nbackbone = \"set\"\nlr = 0.002\n");
   r = run_train(std::string(kTiny) + " --config " + good + " --steps 3 --out " + out.string());
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("set backbone") != std::string::npos);  // from the config
@@ -93,7 +93,8 @@ TEST_CASE("tools/train: a TOML config is read, unknown keys refused, flags overr
   const std::string csv = write_file("tg_fit_tgmm.csv", "a,b\n0,0\n0.5,0.2\n6,6\n6.3,5.8\n");
   const std::string json_out = (fs::temp_directory_path() / "tg_fit_tgmm.json").string();
   const int status = std::system((fit.string() + " --csv " + csv + " --k 2 --method tgmm --json " +
-                                  "--checkpoint " + out.string() + " > " + json_out).c_str());
+                                  "--checkpoint " + out.string() + " > " + json_out)
+                                     .c_str());
   CHECK(WEXITSTATUS(status) == 0);
   std::stringstream js;
   js << std::ifstream(json_out).rdbuf();

@@ -261,9 +261,7 @@ std::vector<LegendEntry> legend_entries(const Plot& plot) {
   return entries;
 }
 
-int legend_entry_width(const LegendEntry& e) {
-  return kLegendSample + 8 + text_width(e.label);
-}
+int legend_entry_width(const LegendEntry& e) { return kLegendSample + 8 + text_width(e.label); }
 
 // Legend entries in rows across [left, right), each row centred: the top-left corner of each,
 // with y counted from the top of the first row.
@@ -522,9 +520,7 @@ int text_width(const std::string& text, int scale) {
   return text.empty() ? 0 : (6 * static_cast<int>(text.size()) - 1) * scale;
 }
 
-int text_height(int scale) {
-  return 8 * scale;
-}
+int text_height(int scale) { return 8 * scale; }
 
 void draw_text(RgbImage& image, int x, int y, const std::string& text, Rgb color, int scale) {
   for (size_t i = 0; i < text.size(); ++i) {
@@ -596,8 +592,6 @@ RgbImage render_plot(const Plot& plot) {
   return image;
 }
 
-void write_plot(const std::string& path, const Plot& plot) {
-  write_png(path, render_plot(plot));
-}
+void write_plot(const std::string& path, const Plot& plot) { write_png(path, render_plot(plot)); }
 
 }  // namespace tg::tools

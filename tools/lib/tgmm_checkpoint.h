@@ -12,7 +12,7 @@ struct LoadedTgmm {
   std::string path;  // the model file that was read
   gmm::TgmmConfig config;
   std::unique_ptr<gmm::TgmmModel> model;  // in eval mode
-  std::optional<int64_t> train_n;        // the training N, when the training state says
+  std::optional<int64_t> train_n;         // the training N, when the training state says
 };
 
 // `checkpoint` is DIR/model.safetensors or the run DIR. The configuration comes from the file's

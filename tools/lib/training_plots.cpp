@@ -61,9 +61,7 @@ void read_line(TrainingLog& log, const json& j) {
 }
 
 // The l2-error of a record, NaN when null (every task failed) or absent.
-double l2_error(const json& record) {
-  return number_or_nan(record, "l2_error");
-}
+double l2_error(const json& record) { return number_or_nan(record, "l2_error"); }
 
 Dash method_dash(const std::string& method) {
   if (method == "em-paper") return Dash::Long;

@@ -55,7 +55,6 @@ struct Options {
   bool json = false;
 };
 
-
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "eval: %s\n", message.c_str());
   return code;

@@ -1,6 +1,7 @@
 // fit.cpp — tools/fit: estimate a Gaussian mixture's weights and means from a user's CSV of points.
 //
-//   tools/fit --csv points.csv --k 3 [--method em-paper|em-strong|spectral|tgmm --checkpoint FILE] [--seed S] [--json]
+//   tools/fit --csv points.csv --k 3 [--method em-paper|em-strong|spectral|tgmm --checkpoint FILE]
+//   [--seed S] [--json]
 //
 // Reads one point per row (gmm/csv.h), wraps the points as a one-task batch and runs the chosen
 // built-in estimator (gmm/evaluate.h) on it. Components are printed in ascending weight, the

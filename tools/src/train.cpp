@@ -8,6 +8,7 @@
 //
 // Exit codes: 0 done; 1 training diverged or failed; 2 bad flags or config; 130 stopped by
 // SIGINT/SIGTERM after saving a checkpoint (continue with --resume).
+#include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
@@ -16,7 +17,6 @@
 #include <iostream>
 #include <map>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "gmm/trainer.h"
 #include "tools/lib/training_plots.h"
@@ -73,7 +73,8 @@ bool parse_bool(const std::string& s, const std::string& flag) {
 using Setter = std::function<void(TrainOptions&, const std::string&)>;
 std::map<std::string, Setter> settings() {
   auto i64 = [](int64_t TrainOptions::*field, const char* flag) -> Setter {
-    return [=](TrainOptions& o, const std::string& v) { o.*field = parse_number<int64_t>(v, flag); };
+    return
+        [=](TrainOptions& o, const std::string& v) { o.*field = parse_number<int64_t>(v, flag); };
   };
   auto f64 = [](double TrainOptions::*field, const char* flag) -> Setter {
     return [=](TrainOptions& o, const std::string& v) { o.*field = parse_number<double>(v, flag); };
@@ -105,25 +106,38 @@ std::map<std::string, Setter> settings() {
       {"loss", [](TrainOptions& o, const std::string& v) { o.loss = parse_loss_kind(v); }},
       {"seed",
        [](TrainOptions& o, const std::string& v) { o.seed = parse_number<uint64_t>(v, "--seed"); }},
-      {"threads",
-       [](TrainOptions& o, const std::string& v) { o.threads = parse_number<int>(v, "--threads"); }},
+      {"threads", [](TrainOptions& o,
+                     const std::string& v) { o.threads = parse_number<int>(v, "--threads"); }},
       {"eval-every", i64(&TrainOptions::eval_every, "--eval-every")},
-      {"eval-n", [](TrainOptions& o, const std::string& v) { o.eval_ns = parse_list(v, "--eval-n"); }},
+      {"eval-n",
+       [](TrainOptions& o, const std::string& v) { o.eval_ns = parse_list(v, "--eval-n"); }},
       {"eval-tasks", i64(&TrainOptions::eval_tasks, "--eval-tasks")},
       {"checkpoint-every", i64(&TrainOptions::checkpoint_every, "--checkpoint-every")},
       {"out", [](TrainOptions& o, const std::string& v) { o.out = v; }},
-      {"resume", [](TrainOptions& o, const std::string& v) { o.resume = parse_bool(v, "--resume"); }},
+      {"resume",
+       [](TrainOptions& o, const std::string& v) { o.resume = parse_bool(v, "--resume"); }},
   };
 }
 
 // The official architecture and recipe (TGMM.md): causal GPT-2, slot-averaged weight head,
 // weight-sorted targets, AdamW lr 1e-3 constant, wd 0, D=128, L=12, H=4, 64 tasks per K.
-const std::map<std::string, std::string> kPaperRecipe = {
-    {"backbone", "gpt2"}, {"weight-head", "average"}, {"loss", "sorted"},  {"lr", "0.001"},
-    {"wd", "0"},          {"embd", "128"},            {"layers", "12"},    {"heads", "4"},
-    {"batch", "64"},      {"schedule", "constant"},   {"warmup", "0"},     {"clip", "0"},
-    {"n", "128"},         {"steps", "100001"},        {"eval-every", "1000"}, {"eval-n", "32,64,128"},
-    {"eval-tasks", "128"}};
+const std::map<std::string, std::string> kPaperRecipe = {{"backbone", "gpt2"},
+                                                         {"weight-head", "average"},
+                                                         {"loss", "sorted"},
+                                                         {"lr", "0.001"},
+                                                         {"wd", "0"},
+                                                         {"embd", "128"},
+                                                         {"layers", "12"},
+                                                         {"heads", "4"},
+                                                         {"batch", "64"},
+                                                         {"schedule", "constant"},
+                                                         {"warmup", "0"},
+                                                         {"clip", "0"},
+                                                         {"n", "128"},
+                                                         {"steps", "100001"},
+                                                         {"eval-every", "1000"},
+                                                         {"eval-n", "32,64,128"},
+                                                         {"eval-tasks", "128"}};
 
 // Our default: small enough for a 2-core CPU in minutes (docs/results.md).
 TrainOptions default_options() {
@@ -230,13 +244,14 @@ int main(int argc, char** argv) {
         file = toml::parse_file(config);
       } catch (const toml::parse_error& e) {
         std::ostringstream os;
-        os << "config " << config << ": " << e.description() << " (line "
-           << e.source().begin.line << ")";
+        os << "config " << config << ": " << e.description() << " (line " << e.source().begin.line
+           << ")";
         throw std::invalid_argument(os.str());
       }
       for (const auto& [key, node] : file) {
         const std::string k(key.str());
-        if (!table.count(k)) throw std::invalid_argument("config " + config + ": unknown key '" + k + "'");
+        if (!table.count(k))
+          throw std::invalid_argument("config " + config + ": unknown key '" + k + "'");
         if (!options.count(k) || options[k]->count() == 0) table.at(k)(o, toml_value_text(node, k));
       }
     }
@@ -248,12 +263,14 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--device: '" + device + "' (expected cpu or cuda)");
     }
     if (device == "cuda") {
-      throw std::invalid_argument("--device cuda: the CUDA backend does not run TGMM yet (issue 6)");
+      throw std::invalid_argument(
+          "--device cuda: the CUDA backend does not run TGMM yet (issue 6)");
     }
     // Positions must cover training and evaluation lengths (the gpt2 backbone).
     int64_t longest = o.n;
     for (int64_t e : o.eval_ns) longest = std::max(longest, e);
-    if (!options["positions"]->count()) o.model.n_positions = std::max(o.model.n_positions, longest);
+    if (!options["positions"]->count())
+      o.model.n_positions = std::max(o.model.n_positions, longest);
     o.validate();
   } catch (const std::exception& e) {
     return fail_usage(e.what());
@@ -278,8 +295,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "train: %s\n", r.message.c_str());
       return 1;
     }
-    std::cout << "\nFinal evaluation (" << o.eval_tasks << " fresh tasks per K and N, d = "
-              << o.model.d << "):\n";
+    std::cout << "\nFinal evaluation (" << o.eval_tasks
+              << " fresh tasks per K and N, d = " << o.model.d << "):\n";
     print_table(std::cout, r.final_eval);
     std::cout << "\nwrote " << o.out
               << "/{model.safetensors, train.jsonl, eval.json, loss.png, error_vs_step.png}\n";

@@ -56,9 +56,7 @@ json size_json(const ConstructionSize& s) {
           {"head_dim", s.max_head_dim}, {"mlp_hidden", s.mlp_hidden}, {"parameters", s.parameters}};
 }
 
-double max_abs(const Tensor& a, const Tensor& b) {
-  return max_abs_diff(a, b);
-}
+double max_abs(const Tensor& a, const Tensor& b) { return max_abs_diff(a, b); }
 
 // ---------------------------------------------------------------- EM
 
@@ -280,12 +278,8 @@ Tensor unit_starts(int64_t count, int64_t d, Generator& gen) {
   return from_vector(v, {count, d}, DType::F64);
 }
 
-double back(const std::vector<double>& v) {
-  return v.back();
-}
-double worst(const std::vector<double>& v) {
-  return *std::max_element(v.begin(), v.end());
-}
+double back(const std::vector<double>& v) { return v.back(); }
+double worst(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
 
 constexpr int64_t kStarts = 8;  // random unit starts of the normalised iteration
 

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "autograd/variable.h"
+#include "tensor/profiler.h"
 
 namespace tg::ag {
 
@@ -92,6 +93,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
 
   // Leaves accumulate into .grad; intermediates use a pending slot that is cleared after use.
   // Both live in Node::grad, told apart by whether the node has a rule.
+  profile::lap("backward setup");
   Tensor root_pending = grad_output;
   for (size_t i = order.size(); i-- > 0;) {
     Node* node = order[i].get();
@@ -137,6 +139,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
       node->inputs.clear();
       node->released = true;
     }
+    profile::lap(node->op, /*backward=*/true);
   }
 }
 

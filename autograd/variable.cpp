@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autograd/op_registry.h"
+#include "tensor/profiler.h"
 
 namespace tg::ag {
 
@@ -100,6 +101,7 @@ Tensor& Variable::mutable_value() const { return checked(node_, "mutable_value")
 
 Variable make_op(const char* op, Tensor value, const std::vector<Variable>& inputs,
                  BackwardFn backward) {
+  profile::lap(op);  // the time since the previous lap was this op's forward
   if (!is_registered_op(op)) {
     throw std::logic_error(std::string("make_op: '") + op +
                            "' is not in autograd/op_registry.h (and so has no gradcheck)");

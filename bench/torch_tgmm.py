@@ -10,12 +10,15 @@ Parameter names follow the official module tree with Linear weights stored (out,
   backbone.h.i.{ln_1,attn.c_attn,attn.c_proj,ln_2,mlp.c_fc,mlp.c_proj}.{weight,bias};
   backbone.ln_f.{weight,bias}; readouts.j.{queries, k_proj.weight, v_proj.weight}.
 
-Benchmark:  /usr/bin/python3 bench/torch_tgmm.py --d 8 --embd 64 --layers 4 --heads 4 --n 64 \
-                --batch 16 --steps 10 --threads 1
+Benchmark (the PyTorch side of bench/compare; same step as `tools/bench train`: all tasks in one
+padded batch, one backbone pass, readouts per K, the paper's sorted loss, clip 1, AdamW):
+  /usr/bin/python3 bench/torch_tgmm.py --d 8 --embd 64 --layers 4 --heads 4 --n 64 \
+      --batch 16 --steps 10 --threads 1 [--backbone gpt2|set] [--json]
 """
 import argparse
 import json
 import math
+import resource
 import statistics
 import time
 
@@ -140,6 +143,27 @@ class TGMM(nn.Module):
         logits = o[:, :, : self.k_max].mean(dim=1)[:, :k]  # slot-averaged, masked to K
         return torch.log_softmax(logits, dim=-1), o[:, :k, self.k_max :]
 
+    def forward_batched(self, x, ks, valid):
+        """As gmm/tgmm.cpp runs a training batch: every task through ONE backbone pass (each with
+        its own task embedding), then each K's readout over that K's tasks, in task order.
+        x (B,N,d); ks (B) long; valid (B,N) bool. Returns padded weight log-probabilities
+        (B,K_max; -inf beyond K) and means (B,K_max,d)."""
+        B, N, _ = x.shape
+        e = self.task_embedding(ks - 1)[:, None, :].expand(B, N, TASK_EMBD)
+        h = self.backbone(self.read_in(torch.cat([x, e], dim=-1)), valid)
+        log_pi = x.new_full((B, self.k_max), float("-inf"))
+        mu = x.new_zeros(B, self.k_max, self.d)
+        for j, k in enumerate(self.ks):
+            idx = (ks == k).nonzero().squeeze(1)
+            if idx.numel() == 0:
+                continue
+            o = self.readouts[j](h[idx], valid[idx])  # (b,K_max,K_max+d)
+            logits = o[:, :, : self.k_max].mean(dim=1)[:, :k]
+            log_pi = log_pi.index_copy(0, idx, F.pad(torch.log_softmax(logits, -1),
+                                                     (0, self.k_max - k), value=float("-inf")))
+            mu = mu.index_copy(0, idx, o[:, :, self.k_max :])
+        return log_pi, mu
+
 
 def sorted_loss(log_pi, mu_hat, pi, mu):
     """Soft-target CE on weights + mean over slots of (1/d)||mu_hat - mu||^2, averaged over tasks."""
@@ -147,6 +171,38 @@ def sorted_loss(log_pi, mu_hat, pi, mu):
     ce = -(pi * log_pi).sum(-1)
     mse = ((mu_hat - mu) ** 2).sum(-1).mean(-1) / d
     return (ce + mse).mean()
+
+
+def sorted_loss_padded(log_pi, mu_hat, pi, mu, slot_mask):
+    """sorted_loss over a padded batch: pi, mu zero beyond each task's K; slot_mask (B,K_max)."""
+    d = mu.shape[-1]
+    ce = -(pi * log_pi.masked_fill(slot_mask == 0, 0.0)).sum(-1)
+    mse = (((mu_hat - mu) ** 2).sum(-1) * slot_mask).sum(-1) / slot_mask.sum(-1) / d
+    return (ce + mse).mean()
+
+
+def step_flops(d, k_max, D, L, N, tasks):
+    """Matrix-multiply FLOPs of one training step, as tools/bench counts them (forward x 3).
+    Per task, E = K_max + d: read-in 2N(d+128)D; per layer 24ND^2 + 4N^2 D; readout 4NDE + 4N K_max E."""
+    E = k_max + d
+    forward = 2 * N * (d + 128) * D + L * (24 * N * D * D + 4 * N * N * D) + 4 * N * D * E \
+        + 4 * N * k_max * E
+    return 3 * forward * tasks
+
+
+def sample_padded_batch(gen, d, ks, B, n, k_max):
+    """All K's tasks in one padded batch, as gmm/tasks.cpp lays them out (timing only)."""
+    xs, valids, pis, mus, kk = [], [], [], [], []
+    for k in ks:
+        x, valid, pi, mu = sample_batch(gen, d, k, B, n)
+        xs.append(x)
+        valids.append(valid)
+        pis.append(F.pad(pi, (0, k_max - k)))
+        mus.append(F.pad(mu, (0, 0, 0, k_max - k)))
+        kk.append(torch.full((B,), k, dtype=torch.long))
+    ks_t = torch.cat(kk)
+    slot_mask = (torch.arange(k_max)[None, :] < ks_t[:, None]).float()
+    return torch.cat(xs), ks_t, torch.cat(valids), torch.cat(pis), torch.cat(mus), slot_mask
 
 
 def sample_batch(gen, d, k, B, n):
@@ -174,32 +230,42 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--backbone", default="gpt2", choices=["gpt2", "set"])
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     ks = [int(k) for k in a.ks.split(",")]
-    model = TGMM(a.d, ks, a.embd, a.layers, a.heads, a.n)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    k_max = max(ks)
+    gpt2 = a.backbone == "gpt2"
+    model = TGMM(a.d, ks, a.embd, a.layers, a.heads, a.n, k_max, causal=gpt2, use_positions=gpt2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
     gen = torch.Generator().manual_seed(1)
-    batches = [[sample_batch(gen, a.d, k, a.batch, a.n) for k in ks] for _ in range(4)]
+    batches = [sample_padded_batch(gen, a.d, ks, a.batch, a.n, k_max) for _ in range(4)]
     times = []
     for step in range(a.warmup + a.steps):
         t0 = time.perf_counter()
+        x, ks_t, valid, pi, mu, slot_mask = batches[step % 4]
+        log_pi, mu_hat = model.forward_batched(x, ks_t, valid)
+        loss = sorted_loss_padded(log_pi, mu_hat, pi, mu, slot_mask)
         opt.zero_grad(set_to_none=True)
-        loss = 0.0
-        for k, (x, valid, pi, mu) in zip(ks, batches[step % 4]):
-            log_pi, mu_hat = model(x, k, valid)
-            loss = loss + sorted_loss(log_pi, mu_hat, pi, mu)
-        (loss / len(ks)).backward()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step >= a.warmup:
             times.append(time.perf_counter() - t0)
+    times.sort()
     med = statistics.median(times)
-    tokens = a.batch * len(ks) * a.n
+    q = statistics.quantiles(times, n=4) if len(times) >= 2 else [med, med, med]
+    tasks = a.batch * len(ks)
+    tokens = tasks * a.n
+    flops = step_flops(a.d, k_max, a.embd, a.layers, a.n, tasks)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     result = {"framework": "pytorch " + torch.__version__, "threads": a.threads,
-              "median_step_s": med, "min_step_s": min(times), "max_step_s": max(times),
-              "tokens_per_s": tokens / med,
+              "steps": a.steps, "median_step_s": med, "min_step_s": min(times),
+              "max_step_s": max(times), "p25_step_s": q[0], "p75_step_s": q[2],
+              "tokens_per_s": tokens / med, "gflops": flops / med / 1e9,
+              "peak_rss_mib": peak_mib,
               "parameters": sum(p.numel() for p in model.parameters())}
     if a.json:
         print(json.dumps(result))

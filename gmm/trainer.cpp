@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
+#include "gmm/train_step.h"
 #include "nn/checkpoint.h"
 #include "nn/clip.h"
 #include "nn/optim.h"
@@ -62,15 +63,6 @@ std::map<std::string, std::string> TrainOptions::to_metadata() const {
 }
 
 // ------------------------------------------------------------------------------ estimator
-
-namespace {
-// (B, N) 1/0 mask of the positions below each task's length.
-Tensor valid_mask(const TaskBatch& batch, DType dtype) {
-  const Tensor positions = arange(batch.n(), DType::F64).unsqueeze(0);              // (1, N)
-  const Tensor lengths = batch.lengths.to(DType::F64).unsqueeze(1);                 // (B, 1)
-  return lt(positions.expand({batch.batch_size(), batch.n()}), lengths).to(dtype);  // (B, N)
-}
-}  // namespace
 
 Estimator tgmm_estimator(const TgmmModel& model, const std::string& name) {
   return {name, [&model](const TaskBatch& batch, Generator&) {
@@ -257,32 +249,26 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
     optimizer.set_lr(lr);
 
     const TaskBatch batch = sample_tasks(tasks, data_gen);
-    const TgmmOutput out = model.forward(batch.x, batch.ks, valid_mask(batch, opt.model.dtype));
-    const TgmmLoss loss = tgmm_loss(out, batch, opt.loss);
-    const double loss_value = loss.loss.item();
-    if (!std::isfinite(loss_value)) {
+    const StepResult r = train_step(model, optimizer, batch, opt.loss, opt.clip);
+    const double loss_value = r.loss, norm = r.grad_norm;
+    if (r.status == StepResult::LossNotFinite) {
       result.diverged = true;
       result.message = "loss is " + std::to_string(loss_value) + " at step " +
                        std::to_string(step + 1) + "; stopped, the last checkpoint is kept";
       break;
     }
-    optimizer.zero_grad();
-    loss.loss.backward();
-    const double norm = opt.clip > 0 ? nn::clip_grad_norm(model.named_parameters(), opt.clip)
-                                     : nn::grad_norm(model.parameters());
-    if (!std::isfinite(norm)) {
+    if (r.status == StepResult::GradNotFinite) {
       result.diverged = true;
       result.message = "gradient norm is " + std::to_string(norm) + " at step " +
                        std::to_string(step + 1) + "; stopped, the last checkpoint is kept";
       break;
     }
-    optimizer.step();
     ++step;
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     log << nlohmann::json{{"step", step},
                           {"loss", loss_value},
-                          {"weight_loss", loss.weight_loss},
-                          {"mean_loss", loss.mean_loss},
+                          {"weight_loss", r.weight_loss},
+                          {"mean_loss", r.mean_loss},
                           {"lr", lr},
                           {"grad_norm", norm},
                           {"seconds", seconds}}

@@ -2,6 +2,7 @@
 #include "autograd/gradcheck.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace tg::ag {
@@ -24,7 +25,14 @@ void collect_ops(const Variable& out, std::set<std::string>& ops) {
   }
 }
 
-// L = sum(G * f(inputs)) in f64, without recording a graph.
+// The inputs on `device` (the same tensors when it is the CPU, so in-place edits show through).
+std::vector<Tensor> on_device(const std::vector<Tensor>& xs, Device device) {
+  std::vector<Tensor> out;
+  for (const auto& t : xs) out.push_back(t.to(device));
+  return out;
+}
+
+// L = sum(G * f(inputs)) in f64, without recording a graph; G on the inputs' device.
 double loss_value(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const Tensor& G) {
   NoGradGuard guard;
   std::vector<Variable> vars;
@@ -36,29 +44,45 @@ double loss_value(const GradcheckFn& fn, const std::vector<Tensor>& inputs, cons
 
 const std::set<std::string>& gradchecked_ops() { return covered(); }
 
+Device gradcheck_device() {
+  const char* env = std::getenv("TG_TEST_DEVICE");
+  if (!env || !*env) return Device::CPU;
+  const Device device = parse_device(env);
+  require_device(device, "gradcheck (TG_TEST_DEVICE)");  // asked for CUDA without one: an error
+  return device;
+}
+
 GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options) {
   GradcheckResult result;
-  // Own copies: the numeric pass perturbs elements in place.
+  const Device device = gradcheck_device();
+  // Own CPU copies: the numeric pass perturbs elements in place (and copies them to `device`
+  // for every evaluation when that is not the CPU).
   std::vector<Tensor> xs;
-  std::vector<Variable> vars;
   for (const auto& t : inputs) {
     if (is_floating(t.dtype()) && t.dtype() != DType::F64) {
       throw std::invalid_argument("gradcheck: floating inputs must be f64, got " + t.describe());
     }
-    xs.push_back(t.clone());
-    vars.emplace_back(xs.back(), is_floating(t.dtype()));
+    xs.push_back(t.to(Device::CPU).clone());
   }
+  std::vector<Variable> vars;
+  for (const auto& t : on_device(xs, device)) vars.emplace_back(t, is_floating(t.dtype()));
 
   // Analytic: one backward with a random upstream gradient.
   Variable out = fn(vars);
   collect_ops(out, result.ops_seen);
   for (const auto& op : result.ops_seen) covered().insert(op);
   Generator gen(options.seed);
-  const Tensor G = randn(out.shape(), gen, DType::F64);
+  const Tensor G = randn(out.shape(), gen, DType::F64).to(device);
   if (!out.requires_grad()) {
     result.ok = false;
     result.message = "output does not require grad";
+    return result;
+  }
+  if (out.device() != device) {
+    result.ok = false;
+    result.message =
+        "output is " + out.value().describe() + ", inputs were on " + device_name(device);
     return result;
   }
   out.backward(G.to(out.dtype()));
@@ -72,9 +96,9 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
     for (int64_t e = 0; e < xs[i].numel(); ++e) {
       const double saved = p[e];
       p[e] = saved + options.eps;
-      const double plus = loss_value(fn, xs, G);
+      const double plus = loss_value(fn, on_device(xs, device), G);
       p[e] = saved - options.eps;
-      const double minus = loss_value(fn, xs, G);
+      const double minus = loss_value(fn, on_device(xs, device), G);
       p[e] = saved;
       const double numeric = (plus - minus) / (2 * options.eps);
       const double err = std::abs(a[e] - numeric);

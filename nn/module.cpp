@@ -1,4 +1,5 @@
-// module.cpp — parameter registration and the recursive walks over the module tree.
+// module.cpp — parameter registration and the recursive walks over the module tree (names,
+// train/eval, zero_grad, moving to a device).
 #include "nn/module.h"
 
 #include <stdexcept>
@@ -73,6 +74,16 @@ void Module::train(bool on) {
 
 void Module::zero_grad() {
   for (auto& [_, p] : named_parameters()) p.zero_grad();
+}
+
+void Module::to(Device device) {
+  require_device(device, "Module::to");
+  for (auto& [_, p] : params_) {
+    p.zero_grad();
+    p.mutable_value() = p.value().to(device);
+  }
+  for (auto& [_, b] : buffers_) b = b.to(device);
+  for (auto& [_, child] : children_) child->to(device);
 }
 
 ag::Variable Module::parameter(const std::string& name) const {

@@ -40,6 +40,11 @@ class Module {
 
   void zero_grad();
 
+  // Move every parameter and buffer of this module and its descendants to `device`, in place
+  // (the parameters stay the same Variables, so optimisers built before or after see the move);
+  // gradients are dropped. Build the optimiser after moving if it already holds state.
+  void to(Device device);
+
   // The parameter with this dotted name; throws "Module: no parameter named 'x'" if absent.
   ag::Variable parameter(const std::string& name) const;
 

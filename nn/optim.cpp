@@ -2,6 +2,8 @@
 //
 // Each update is one pass over a parameter's contiguous elements, with every operand read and
 // written once (no temporary tensors), split across OpenMP threads above kParallelGrain elements.
+// AdamW's pass is the tensor op adamw_step_ (tensor/optim.cpp), which also runs on the GPU; SGD's
+// is here, CPU only.
 // The per-element arithmetic follows PyTorch 1.13's single-tensor implementations operation by
 // operation (same order, scalars rounded to the parameter's dtype), so results agree with
 // torch.optim to float rounding.
@@ -17,7 +19,8 @@ namespace {
 constexpr int64_t kParallelGrain = 32768;  // below this, one thread is faster
 
 // The gradient of parameter `name`, checked and made contiguous, or undefined if it has none.
-Tensor usable_grad(const std::string& name, const ag::Variable& p, const char* op) {
+// Parameters on the GPU are accepted only by optimisers with a device kernel (`cuda_ok`).
+Tensor usable_grad(const std::string& name, const ag::Variable& p, const char* op, bool cuda_ok) {
   const Tensor& g = p.grad();
   if (!g.defined()) return g;
   const Tensor& value = p.value();
@@ -25,7 +28,11 @@ Tensor usable_grad(const std::string& name, const ag::Variable& p, const char* o
     throw std::invalid_argument(std::string(op) + ": gradient of '" + name + "' is " +
                                 g.describe() + ", parameter is " + value.describe());
   }
-  if (value.device() != Device::CPU || g.device() != Device::CPU) {
+  if (g.device() != value.device()) {
+    throw std::invalid_argument(std::string(op) + ": gradient of '" + name + "' is " +
+                                g.describe() + ", parameter is " + value.describe());
+  }
+  if (value.device() != Device::CPU && !cuda_ok) {
     throw std::invalid_argument(std::string(op) + ": parameter '" + name + "' is " +
                                 value.describe() + "; only CPU parameters are supported");
   }
@@ -50,33 +57,6 @@ bool split_state_name(const std::string& full, const std::string& prefix, std::s
   kind = full.substr(prefix.size() + 1, dot - prefix.size() - 1);
   param = full.substr(dot + 1);
   return true;
-}
-
-// ---------------------------------------------------------------------------- AdamW kernel
-struct AdamWScalars {
-  double decay;  // 1 - lr * wd
-  double beta1, beta2;
-  double bias2_sqrt;  // sqrt(1 - beta2^t)
-  double eps;
-  double neg_step_size;  // -lr / (1 - beta1^t)
-};
-
-template <class T>
-void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, const AdamWScalars& s) {
-  const T decay = T(s.decay), b1 = T(s.beta1), b2 = T(s.beta2);
-  const T one_minus_b1 = T(1.0 - s.beta1), one_minus_b2 = T(1.0 - s.beta2);
-  const T bias2_sqrt = T(s.bias2_sqrt), eps = T(s.eps), neg_step = T(s.neg_step_size);
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const T gi = g[i];
-    const T pi = p[i] * decay;                         // param.mul_(1 - lr * wd)
-    const T mi = m[i] * b1 + one_minus_b1 * gi;        // exp_avg.mul_(b1).add_(g, 1 - b1)
-    const T vi = v[i] * b2 + one_minus_b2 * gi * gi;   // exp_avg_sq.mul_(b2).addcmul_(g, g)
-    const T denom = std::sqrt(vi) / bias2_sqrt + eps;  // (v.sqrt() / bc2_sqrt).add_(eps)
-    p[i] = pi + neg_step * mi / denom;                 // param.addcdiv_(m, denom, -step)
-    m[i] = mi;
-    v[i] = vi;
-  }
 }
 
 // ------------------------------------------------------------------------------ SGD kernel
@@ -147,8 +127,7 @@ size_t Optimizer::parameter_index(const std::string& name, const char* op) const
 void Optimizer::check_like_parameter(const Tensor& t, size_t index, const std::string& what,
                                      const char* op) const {
   const Tensor& p = params_[index].second.value();
-  if (!t.defined() || t.shape() != p.shape() || t.dtype() != p.dtype() ||
-      t.device() != Device::CPU) {
+  if (!t.defined() || t.shape() != p.shape() || t.dtype() != p.dtype()) {
     throw std::invalid_argument(std::string(op) + ": state '" + what + "' is " +
                                 (t.defined() ? t.describe() : "undefined") + ", parameter '" +
                                 params_[index].first + "' is " + p.describe());
@@ -172,7 +151,7 @@ AdamW::AdamW(NamedParameters params, AdamWOptions options)
 void AdamW::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, p] = params_[i];
-    Tensor g = usable_grad(name, p, "AdamW.step");
+    Tensor g = usable_grad(name, p, "AdamW.step", /*cuda_ok=*/true);
     if (!g.defined()) continue;
     State& st = state_[i];
     if (st.step == 0) {
@@ -180,16 +159,9 @@ void AdamW::step() {
       st.v = zeros_like(p.value());
     }
     st.step += 1;
-    const double t = static_cast<double>(st.step);
-    AdamWScalars s{1.0 - lr_ * decay_[i], options_.beta1,
-                   options_.beta2,        std::sqrt(1.0 - std::pow(options_.beta2, t)),
-                   options_.eps,          -lr_ / (1.0 - std::pow(options_.beta1, t))};
-    Tensor& value = p.mutable_value();
-    dispatch_float(value.dtype(), "AdamW.step", [&](auto tag) {
-      using T = decltype(tag);
-      adamw_kernel<T>(value.data<T>(), g.data<T>(), st.m.data<T>(), st.v.data<T>(), value.numel(),
-                      s);
-    });
+    const AdamWScalars s =
+        adamw_scalars(lr_, options_.beta1, options_.beta2, options_.eps, decay_[i], st.step);
+    adamw_step_(p.mutable_value(), g, st.m, st.v, s);  // one fused kernel (CPU or CUDA)
   }
 }
 
@@ -225,7 +197,7 @@ void AdamW::import_state(const NamedTensors& state) {
       st.step = *t.contiguous().data<int64_t>();
     } else if (kind == "m" || kind == "v") {
       check_like_parameter(t, i, full, op);
-      (kind == "m" ? st.m : st.v) = t.clone();
+      (kind == "m" ? st.m : st.v) = t.to(params_[i].second.device()).clone();
     } else {
       throw std::invalid_argument(std::string(op) + ": unexpected state tensor '" + full + "'");
     }
@@ -257,7 +229,7 @@ SGD::SGD(NamedParameters params, SGDOptions options)
 void SGD::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, p] = params_[i];
-    Tensor g = usable_grad(name, p, "SGD.step");
+    Tensor g = usable_grad(name, p, "SGD.step", /*cuda_ok=*/false);
     if (!g.defined()) continue;
     const bool first = !momentum_[i].defined();
     if (options_.momentum != 0 && first) momentum_[i] = empty(p.shape(), p.dtype());
@@ -291,7 +263,7 @@ void SGD::import_state(const NamedTensors& state) {
     }
     size_t i = parameter_index(param, op);
     check_like_parameter(t, i, full, op);
-    fresh[i] = t.clone();
+    fresh[i] = t.to(params_[i].second.device()).clone();
   }
   momentum_ = std::move(fresh);
 }

@@ -9,10 +9,12 @@
 // dotted name ("adamw.m.backbone.h.0.attn.c_attn.weight"), so a checkpoint can be written to
 // safetensors and loaded back into an optimiser built over the same model.
 //
-// Conventions: parameters are CPU tensors of dtype f32 or f64, contiguous (as Module registers
-// them); gradients share the parameter's dtype and shape. Per-element arithmetic is done in the
-// parameter's dtype, with the per-step scalars (bias corrections, step size) computed in double
-// and rounded once, in the same order as PyTorch 1.13's `_single_tensor_adamw` /
+// Conventions: parameters are tensors of dtype f32 or f64, contiguous (as Module registers them),
+// on the CPU (AdamW also on CUDA: its update is the fused tensor op adamw_step_); gradients share
+// the parameter's dtype, shape and device; state lives on the parameter's device. Per-element
+// arithmetic is done in the parameter's dtype, with the per-step scalars (bias corrections, step
+// size) computed in double and rounded once, in the same order as PyTorch 1.13's
+// `_single_tensor_adamw` /
 // `_single_tensor_sgd`.
 #pragma once
 #include <cstdint>
@@ -57,7 +59,7 @@ class Optimizer {
  protected:
   // Index of the parameter called `name`, or throws "<op>: no parameter named '<name>'".
   size_t parameter_index(const std::string& name, const char* op) const;
-  // Throws unless `t` is a CPU tensor of p's shape and dtype (names the tensor in the message).
+  // Throws unless `t` has p's shape and dtype (names the tensor in the message); any device.
   void check_like_parameter(const Tensor& t, size_t index, const std::string& what,
                             const char* op) const;
 
@@ -81,7 +83,8 @@ struct AdamWOptions {
 //   m <- beta1 * m + (1 - beta1) * g
 //   v <- beta2 * v + (1 - beta2) * g * g
 //   p <- p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// One fused pass over the contiguous elements (OpenMP above a size threshold), no temporaries.
+// One fused pass over the contiguous elements (tg::adamw_step_: OpenMP above a size threshold on
+// the CPU, one kernel on CUDA), no temporaries.
 // Exported state: "adamw.step.<p>" (i64, shape ()), "adamw.m.<p>", "adamw.v.<p>".
 class AdamW : public Optimizer {
  public:

@@ -42,7 +42,17 @@ inline void check_same(const Tensor& a, const Tensor& b, const char* op) {
   }
 }
 
-// The CPU backend is the only one that implements this op so far.
+// Same device (for operands that may differ in dtype, such as a mask or an index tensor).
+inline void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  if (a.device() != b.device()) {
+    throw std::invalid_argument(std::string(op) + ": device mismatch: " + a.describe() + " vs " +
+                                b.describe());
+  }
+}
+
+// For the ops only the CPU backend implements (linalg.cpp's eigh): throws on any other device.
 inline void check_cpu(const Tensor& t, const char* op) {
   if (t.device() != Device::CPU) {
     require_device(t.device(), op);

@@ -1,7 +1,8 @@
 // creation.cpp — tensors made from nothing: constants, ranges, host vectors, random numbers.
 //
-// Every result is a fresh contiguous tensor. Values are written on the CPU; a tensor asked for on
-// another device is built on the CPU and moved there (creation is never the hot path). Random
+// Every result is a fresh contiguous tensor. Constants (empty, zeros, ones, full) are made on
+// their device; ranges, host vectors and random numbers are written on the CPU (move them with
+// .to(device); creation is never the hot path). Random
 // tensors are filled sequentially in row-major order from one Generator, so the same seed gives
 // the same tensor whatever the thread count.
 #include <algorithm>
@@ -45,9 +46,9 @@ Tensor ones(const Shape& shape, DType dtype, Device device) {
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   require_device(device, "full");
-  Tensor out(shape, dtype, Device::CPU);
-  out.fill_(value);
-  return device == Device::CPU ? out : out.to(device);
+  Tensor out(shape, dtype, device);
+  out.fill_(value);  // on the device itself (a fill kernel on CUDA)
+  return out;
 }
 
 Tensor zeros_like(const Tensor& t) {

@@ -1,7 +1,7 @@
 // device.cpp — device names and the "can I have this device?" checks.
 //
-// When the build has no CUDA backend (TG_HAVE_CUDA undefined) the CUDA memory entry points are
-// defined here as stubs that throw; otherwise they live in cuda/runtime.cu.
+// When the build has no CUDA backend (TG_HAVE_CUDA undefined) the CUDA entry points are stubs
+// that throw (cuda/stubs.cpp); otherwise they live in cuda/*.cu.
 #include <stdexcept>
 #include <string>
 
@@ -19,13 +19,6 @@ Device parse_device(const std::string& name) {
 bool cuda_built() { return true; }
 #else
 bool cuda_built() { return false; }
-bool cuda_available() { return false; }
-static std::runtime_error no_cuda(const char* what) {
-  return std::runtime_error(std::string(what) + ": tgmm was built without CUDA");
-}
-void* cuda_malloc(int64_t) { throw no_cuda("cuda_malloc"); }
-void cuda_free(void*) {}
-void cuda_copy(void*, const void*, int64_t, Device, Device) { throw no_cuda("cuda_copy"); }
 #endif
 
 void require_device(Device d, const char* op) {

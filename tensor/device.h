@@ -21,5 +21,8 @@ bool cuda_built();
 bool cuda_available();
 // Throws a clear error when `op` asks for CUDA and it cannot be had (not built, or no GPU).
 void require_device(Device d, const char* op);
+// Wait until every queued GPU kernel and copy has finished (for timings and tests); a no-op
+// without a GPU. Ops never need it: a copy to the host waits for the work it depends on.
+void cuda_synchronize();
 
 }  // namespace tg

@@ -1,13 +1,15 @@
 // elementwise.cpp — unary, binary (broadcasting) and scalar elementwise ops: checks + dispatch.
 //
-// The kernels are in cpu/elementwise.cpp. A binary op broadcasts its operands as NumPy does:
-// shapes are aligned from the right, and a size-1 (or missing) dim stretches to match by a
-// stride-0 view (expand), so nothing is copied.
+// The kernels are in cpu/elementwise.cpp and cuda/elementwise.cu (one branch on the device). A
+// binary op broadcasts its operands as NumPy does: shapes are aligned from the right, and a size-1
+// (or missing) dim stretches to match by a stride-0 view (expand), so nothing is copied. A 0-d CPU
+// operand may meet a GPU one (PyTorch's rule for scalars).
 #include <stdexcept>
 #include <string>
 
 #include "tensor/check.h"
 #include "tensor/cpu/elementwise.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -79,58 +81,89 @@ const char* binary_op_name(BinaryOp op) {
 Tensor unary(UnaryOp op, const Tensor& x) {
   const char* name = unary_op_name(op);
   check_floating(x, name);
-  check_cpu(x, name);
   Tensor out(x.shape(), x.dtype(), x.device());
-  cpu::unary_kernel(op, x, out);
+  if (x.device() == Device::CUDA) {
+    cuda::unary(op, x, out);
+  } else {
+    cpu::unary_kernel(op, x, out);
+  }
   return out;
 }
 
-Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+namespace {
+// As in PyTorch, a 0-d CPU tensor (a scalar) may meet a tensor on another device: it is made
+// there from its value (read on the host, no device sync; a fill kernel on the GPU).
+Tensor scalar_on(const Tensor& t, const Tensor& other) {
+  if (t.defined() && other.defined() && t.dim() == 0 && t.device() == Device::CPU &&
+      other.device() != Device::CPU) {
+    return full({}, t.item(), t.dtype(), other.device());
+  }
+  return t;
+}
+}  // namespace
+
+Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   const char* name = binary_op_name(op);
+  const Tensor a = scalar_on(a_in, b_in), b = scalar_on(b_in, a_in);
   check_same(a, b, name);
   check_floating(a, name);
-  check_cpu(a, name);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out(shape, a.dtype(), a.device());
-  cpu::binary_kernel(op, a.expand(shape), b.expand(shape), out);
+  if (a.device() == Device::CUDA) {
+    cuda::binary(op, a.expand(shape), b.expand(shape), out);
+  } else {
+    cpu::binary_kernel(op, a.expand(shape), b.expand(shape), out);
+  }
   return out;
 }
 
 Tensor gelu_backward(const Tensor& grad, const Tensor& x) {
   check_same(grad, x, "gelu_backward");
   check_floating(x, "gelu_backward");
-  check_cpu(x, "gelu_backward");
   if (grad.shape() != x.shape()) {
     throw std::invalid_argument("gelu_backward: gradient " + shape_str(grad.shape()) +
                                 " does not match input " + shape_str(x.shape()));
   }
   Tensor out(x.shape(), x.dtype(), x.device());
-  cpu::gelu_backward_kernel(grad, x, out);
+  if (x.device() == Device::CUDA) {
+    cuda::gelu_backward(grad, x, out);
+  } else {
+    cpu::gelu_backward_kernel(grad, x, out);
+  }
   return out;
 }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
   check_floating(x, "affine");
-  check_cpu(x, "affine");
   Tensor out(x.shape(), x.dtype(), x.device());
-  cpu::affine_kernel(x, scale, shift, out);
+  if (x.device() == Device::CUDA) {
+    cuda::affine(x, scale, shift, out);
+  } else {
+    cpu::affine_kernel(x, scale, shift, out);
+  }
   return out;
 }
 
 Tensor pow_scalar(const Tensor& x, double p) {
   check_floating(x, "pow_scalar");
-  check_cpu(x, "pow_scalar");
   Tensor out(x.shape(), x.dtype(), x.device());
-  cpu::pow_scalar_kernel(x, p, out);
+  if (x.device() == Device::CUDA) {
+    cuda::pow_scalar(x, p, out);
+  } else {
+    cpu::pow_scalar_kernel(x, p, out);
+  }
   return out;
 }
 
 Tensor clamp(const Tensor& x, double low, double high) {
   check_floating(x, "clamp");
-  check_cpu(x, "clamp");
   if (low > high) throw std::invalid_argument("clamp: low > high");
   Tensor out(x.shape(), x.dtype(), x.device());
-  cpu::clamp_kernel(x, low, high, out);
+  if (x.device() == Device::CUDA) {
+    cuda::clamp(x, low, high, out);
+  } else {
+    cpu::clamp_kernel(x, low, high, out);
+  }
   return out;
 }
 
@@ -148,22 +181,28 @@ void check_writable(const Tensor& a, const char* op) {
 Tensor& add_(Tensor& a, const Tensor& b, double alpha) {
   check_same(a, b, "add_");
   check_floating(a, "add_");
-  check_cpu(a, "add_");
   check_writable(a, "add_");
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add_");
   if (shape != a.shape()) {
     throw std::invalid_argument("add_: cannot add " + shape_str(b.shape()) + " in place into " +
                                 shape_str(a.shape()));
   }
-  cpu::add_inplace_kernel(a, b.expand(a.shape()), alpha);
+  if (a.device() == Device::CUDA) {
+    cuda::add_inplace(a, b.expand(a.shape()), alpha);
+  } else {
+    cpu::add_inplace_kernel(a, b.expand(a.shape()), alpha);
+  }
   return a;
 }
 
 Tensor& mul_(Tensor& a, double c) {
   check_floating(a, "mul_");
-  check_cpu(a, "mul_");
   check_writable(a, "mul_");
-  cpu::mul_inplace_kernel(a, c);
+  if (a.device() == Device::CUDA) {
+    cuda::mul_inplace(a, c);
+  } else {
+    cpu::mul_inplace_kernel(a, c);
+  }
   return a;
 }
 

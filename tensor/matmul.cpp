@@ -6,12 +6,14 @@
 //   (K) @ (..., K, N)           -> (..., N)       a 1-D left operand is a row vector (1, K) ...
 //   (..., M, K) @ (K)           -> (..., M)       ... a 1-D right operand a column (K, 1),
 // and the dim added for a 1-D operand is dropped from the result.
+// Kernels: cpu/matmul.cpp (OpenBLAS) and cuda/matmul.cu (cuBLAS), one branch on the device.
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
 #include "tensor/check.h"
 #include "tensor/cpu/matmul.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -65,10 +67,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
       cpu::matmul(a2, b2, out);
       return out.view(result_shape);
     }
-    case Device::CUDA:
-      break;
+    case Device::CUDA: {
+      Tensor out(out_shape, a.dtype(), a.device());  // (B..., M, N)
+      cuda::matmul(a2, b2, out);
+      return out.view(result_shape);
+    }
   }
-  check_cpu(a, "matmul");  // throws: no CUDA matmul yet
   return Tensor();
 }
 

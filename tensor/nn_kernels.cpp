@@ -1,14 +1,15 @@
 // nn_kernels.cpp — softmax, log_softmax and layer norm (forward and backward): checks + dispatch.
 //
-// The kernels are in cpu/nn_kernels.cpp. Softmax works along any dim of a tensor with any
-// strides; layer norm normalises the last dim and copies a non-contiguous input first. Every
-// result is a fresh contiguous tensor. (gelu_backward, listed with these in the brief, lives with
-// gelu in elementwise.cpp.)
+// The kernels are in cpu/nn_kernels.cpp and cuda/nn_kernels.cu (one branch on the device). Softmax
+// works along any dim of a tensor with any strides; layer norm normalises the last dim and copies a
+// non-contiguous input first. Every result is a fresh contiguous tensor. (gelu_backward, listed
+// with these in the brief, lives with gelu in elementwise.cpp.)
 #include <stdexcept>
 #include <string>
 
 #include "tensor/check.h"
 #include "tensor/cpu/nn_kernels.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -18,11 +19,14 @@ namespace {
 Tensor softmax_forward(const Tensor& x, int64_t dim, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   check_floating(x, op);
-  check_cpu(x, op);
   if (x.dim() == 0) return softmax_forward(x.view({1}), dim, log).view({});
   dim = normalize_dim(dim, x.dim(), op);
   Tensor y(x.shape(), x.dtype(), x.device());
-  cpu::softmax(x, dim, log, y);
+  if (x.device() == Device::CUDA) {
+    cuda::softmax(x, dim, log, y);
+  } else {
+    cpu::softmax(x, dim, log, y);
+  }
   return y;
 }
 
@@ -30,7 +34,6 @@ Tensor softmax_backward_any(const Tensor& grad_y, const Tensor& y, int64_t dim, 
   const char* op = log ? "log_softmax_backward" : "softmax_backward";
   check_same(grad_y, y, op);
   check_floating(y, op);
-  check_cpu(y, op);
   if (grad_y.shape() != y.shape()) {
     throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(grad_y.shape()) +
                                 " does not match output " + shape_str(y.shape()));
@@ -40,7 +43,11 @@ Tensor softmax_backward_any(const Tensor& grad_y, const Tensor& y, int64_t dim, 
   }
   dim = normalize_dim(dim, y.dim(), op);
   Tensor grad_x(y.shape(), y.dtype(), y.device());
-  cpu::softmax_backward(grad_y, y, dim, log, grad_x);
+  if (y.device() == Device::CUDA) {
+    cuda::softmax_backward(grad_y, y, dim, log, grad_x);
+  } else {
+    cpu::softmax_backward(grad_y, y, dim, log, grad_x);
+  }
   return grad_x;
 }
 
@@ -71,7 +78,6 @@ Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) 
 
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   check_floating(x, "layer_norm");
-  check_cpu(x, "layer_norm");
   if (x.dim() == 0) throw std::invalid_argument("layer_norm: x must have at least one dim, got ()");
   check_affine_param(weight, x, "weight", "layer_norm");
   check_affine_param(bias, x, "bias", "layer_norm");
@@ -80,8 +86,13 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& 
   LayerNormResult out{Tensor(x.shape(), x.dtype(), x.device()),
                       Tensor(row_shape(x), x.dtype(), x.device()),
                       Tensor(row_shape(x), x.dtype(), x.device())};
-  cpu::layer_norm(xc, weight.defined() ? weight.contiguous() : weight,
-                  bias.defined() ? bias.contiguous() : bias, eps, out.y, out.mean, out.rstd);
+  const Tensor w = weight.defined() ? weight.contiguous() : weight;  // (C) or undefined
+  const Tensor b = bias.defined() ? bias.contiguous() : bias;        // (C) or undefined
+  if (x.device() == Device::CUDA) {
+    cuda::layer_norm(xc, w, b, eps, out.y, out.mean, out.rstd);
+  } else {
+    cpu::layer_norm(xc, w, b, eps, out.y, out.mean, out.rstd);
+  }
   return out;
 }
 
@@ -89,7 +100,6 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const 
                                    const Tensor& mean, const Tensor& rstd) {
   const char* op = "layer_norm_backward";
   check_floating(x, op);
-  check_cpu(x, op);
   check_same(x, grad_y, op);
   check_same(x, mean, op);
   check_same(x, rstd, op);
@@ -113,9 +123,14 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const 
     grads.dweight = Tensor(weight.shape(), x.dtype(), x.device());
     grads.dbias = Tensor(weight.shape(), x.dtype(), x.device());
   }
-  cpu::layer_norm_backward(grad_y.contiguous(), x.contiguous(),
-                           weight.defined() ? weight.contiguous() : weight, mean.contiguous(),
-                           rstd.contiguous(), grads.dx, grads.dweight, grads.dbias);
+  const Tensor w = weight.defined() ? weight.contiguous() : weight;
+  if (x.device() == Device::CUDA) {
+    cuda::layer_norm_backward(grad_y.contiguous(), x.contiguous(), w, mean.contiguous(),
+                              rstd.contiguous(), grads.dx, grads.dweight, grads.dbias);
+  } else {
+    cpu::layer_norm_backward(grad_y.contiguous(), x.contiguous(), w, mean.contiguous(),
+                             rstd.contiguous(), grads.dx, grads.dweight, grads.dbias);
+  }
   return grads;
 }
 

@@ -173,6 +173,24 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
 // Rows of weight (V, E) picked by integer ids of any shape: out shape = ids.shape + (E).
 Tensor embedding(const Tensor& weight, const Tensor& ids);
 
+// ---------------------------------------------------------------- optimiser steps (optim.cpp)
+// (CUDA backend block.) One fused AdamW update, in place, of a contiguous parameter p with its
+// gradient g and moments m, v (all one shape, dtype and device), element by element in p's dtype:
+//   p <- p * decay;  m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g g;
+//   p <- p + neg_step_size * m / (sqrt(v) / bias2_sqrt + eps)
+// in exactly that order (PyTorch 1.13's _single_tensor_adamw). adamw_scalars() computes the
+// per-step scalars in double for step t = 1, 2, ...
+struct AdamWScalars {
+  double decay;  // 1 - lr * weight_decay
+  double beta1, beta2;
+  double bias2_sqrt;  // sqrt(1 - beta2^t)
+  double eps;
+  double neg_step_size;  // -lr / (1 - beta1^t)
+};
+AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay,
+                           int64_t step);
+void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWScalars& s);
+
 // ---------------------------------------------------------------- utilities (utilities.cpp)
 double max_abs_diff(const Tensor& a, const Tensor& b);
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);

@@ -4,12 +4,15 @@
 // dims into kept and reduced ones (cpu::ReduceGeometry) and calls the CPU kernel, which walks x
 // in place for the common layouts; for the rest, x is first permuted to (kept..., reduced...) and
 // made contiguous. With keepdim the reduced dims stay as size 1. Results are contiguous.
+// On CUDA, x is always permuted to (kept..., reduced...) and made contiguous (a copy unless it
+// already is), and cuda::reduce_rows reduces each row of that (R, C) layout.
 //   sum over no elements = 0, mean = NaN, logsumexp = -inf; max/min/argmax of nothing throw.
 #include <stdexcept>
 #include <string>
 
 #include "tensor/check.h"
 #include "tensor/cpu/reduce.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -66,17 +69,37 @@ Tensor reduced_dims_last(const Tensor& x, std::vector<bool>& reduced) {
   return x.permute(order).contiguous();
 }
 
+cuda::Reduction cuda_reduction(cpu::ReduceOp op) {
+  switch (op) {
+    case cpu::ReduceOp::Sum:
+      return cuda::Reduction::Sum;
+    case cpu::ReduceOp::Mean:
+      return cuda::Reduction::Mean;
+    case cpu::ReduceOp::Max:
+      return cuda::Reduction::Max;
+    case cpu::ReduceOp::Min:
+      return cuda::Reduction::Min;
+    case cpu::ReduceOp::LogSumExp:
+      return cuda::Reduction::LogSumExp;
+  }
+  return cuda::Reduction::Sum;
+}
+
 Tensor reduce(cpu::ReduceOp op, const char* name, const Tensor& x, const std::vector<int64_t>& dims,
               bool keepdim) {
   check_floating(x, name);
-  check_cpu(x, name);
   std::vector<bool> reduced = reduced_mask(x, dims, name);
-  Tensor out(result_shape(x, reduced, keepdim), x.dtype());
+  Tensor out(result_shape(x, reduced, keepdim), x.dtype(), x.device());
   cpu::ReduceGeometry g = geometry(x, reduced);
   if ((op == cpu::ReduceOp::Max || op == cpu::ReduceOp::Min) && shape_numel(g.reduced) == 0 &&
       out.numel() > 0) {
     throw std::invalid_argument(std::string(name) + ": cannot reduce over zero elements (shape " +
                                 shape_str(x.shape()) + ", dims " + shape_str(dims) + ")");
+  }
+  if (x.device() == Device::CUDA) {
+    const Tensor rows = reduced_dims_last(x, reduced);  // (R, C) contiguous
+    cuda::reduce_rows(cuda_reduction(op), rows, shape_numel(g.reduced), out);
+    return out;
   }
   Tensor src = x;
   if (cpu::reduce_needs_copy(g)) {
@@ -114,14 +137,18 @@ Tensor logsumexp(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   check_floating(x, "argmax");
-  check_cpu(x, "argmax");
   const int64_t d = normalize_dim(dim, x.dim(), "argmax");
   std::vector<bool> reduced(x.dim(), false);
   reduced[d] = true;
-  Tensor out(result_shape(x, reduced, keepdim), DType::I64);
+  Tensor out(result_shape(x, reduced, keepdim), DType::I64, x.device());
   if (x.size(d) == 0 && out.numel() > 0) {
     throw std::invalid_argument("argmax: cannot reduce over zero elements (shape " +
                                 shape_str(x.shape()) + ", dim " + std::to_string(dim) + ")");
+  }
+  if (x.device() == Device::CUDA) {
+    const Tensor rows = reduced_dims_last(x, reduced);  // (R, C) with C = x.size(d), contiguous
+    cuda::argmax_rows(rows, x.size(d), out);
+    return out;
   }
   const cpu::ReduceGeometry g = geometry(x, reduced);
   dispatch_float(x.dtype(), "argmax", [&](auto tag) {

@@ -1,14 +1,17 @@
 // select.cpp — where / masked_fill, concat / stack, gather / scatter_add, index_select /
-// index_add, embedding: argument checks, then the kernels in cpu/select.h.
+// index_add, embedding: argument checks, then the kernels in cpu/select.h or cuda/select.cu.
 //
 // Index tensors are i64 and every index is checked against its bound before a kernel runs, so an
-// out-of-range index is an exception naming the index and the bound, never a wild read. The
+// out-of-range index is an exception naming the index and the bound, never a wild read. (For an
+// index tensor on the GPU that check copies it to the host: the one host synchronisation these
+// ops make.) The
 // *_add ops are the adjoints of gather / index_select (their gradients) and are deterministic.
 #include <stdexcept>
 #include <string>
 
 #include "tensor/check.h"
 #include "tensor/cpu/select.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -18,7 +21,7 @@ namespace {
 // Throw std::out_of_range(message(i)) for the first index i (row-major) outside [0, bound).
 template <class Message>
 void check_range(const Tensor& index, int64_t bound, Message message) {
-  const Tensor c = index.contiguous();
+  const Tensor c = index.to(Device::CPU).contiguous();
   const int64_t* p = c.data<int64_t>();
   for (int64_t k = 0, n = c.numel(); k < n; ++k) {
     if (p[k] < 0 || p[k] >= bound) throw std::out_of_range(message(p[k]));
@@ -64,32 +67,33 @@ void check_one_dim(const Tensor& index, const char* op) {
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined(cond, "where");
   check_same(a, b, "where");
-  check_cpu(cond, "where");
-  check_cpu(a, "where");
+  check_same_device(cond, a, "where");
   const Shape shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out(shape, a.dtype());
-  cpu::where_kernel(cond.expand(shape), a.expand(shape), b.expand(shape), out);
+  Tensor out(shape, a.dtype(), a.device());
+  if (a.device() == Device::CUDA) {
+    cuda::where(cond.expand(shape), a.expand(shape), b.expand(shape), out);
+  } else {
+    cpu::where_kernel(cond.expand(shape), a.expand(shape), b.expand(shape), out);
+  }
   return out;
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   check_defined(x, "masked_fill");
   check_defined(mask, "masked_fill");
-  check_cpu(x, "masked_fill");
-  check_cpu(mask, "masked_fill");
+  check_same_device(mask, x, "masked_fill");
   if (broadcast_shapes(x.shape(), mask.shape(), "masked_fill") != x.shape()) {
     throw std::invalid_argument("masked_fill: mask " + shape_str(mask.shape()) +
                                 " cannot be broadcast to x " + shape_str(x.shape()));
   }
-  return where(mask, scalar_tensor(value, x.dtype()), x);
+  return where(mask, full({}, value, x.dtype(), x.device()), x);
 }
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   if (tensors.empty()) throw std::invalid_argument("concat: no tensors given");
   const Tensor& first = tensors[0];
   check_defined(first, "concat");
-  check_cpu(first, "concat");
   const int64_t d = normalize_dim(dim, first.dim(), "concat");
   Shape shape = first.shape();
   shape[d] = 0;
@@ -104,7 +108,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
     }
     shape[d] += t.size(d);
   }
-  Tensor out(shape, first.dtype());
+  Tensor out(shape, first.dtype(), first.device());
   int64_t start = 0;
   for (const Tensor& t : tensors) {
     out.narrow(d, start, t.size(d)).copy_(t);
@@ -133,22 +137,24 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_defined(x, "gather");
   check_index(index, "gather");
-  check_cpu(x, "gather");
-  check_cpu(index, "gather");
+  check_same_device(index, x, "gather");
   check_rank(index, x.shape(), "gather", "x");
   const int64_t d = normalize_dim(dim, x.dim(), "gather");
   check_index_fits(index, x.shape(), d, "gather", "x");
   check_range_along(index, d, x.size(d), "gather");
-  Tensor out(index.shape(), x.dtype());
-  cpu::gather_kernel(x, d, index, out);
+  Tensor out(index.shape(), x.dtype(), x.device());
+  if (x.device() == Device::CUDA) {
+    cuda::gather(x, d, index, out);
+  } else {
+    cpu::gather_kernel(x, d, index, out);
+  }
   return out;
 }
 
 Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
   check_index(index, "scatter_add");
   check_defined(src, "scatter_add");
-  check_cpu(index, "scatter_add");
-  check_cpu(src, "scatter_add");
+  check_same_device(index, src, "scatter_add");
   if (index.shape() != src.shape()) {
     throw std::invalid_argument("scatter_add: index " + shape_str(index.shape()) + " and src " +
                                 shape_str(src.shape()) + " differ in shape");
@@ -157,31 +163,37 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
   const int64_t d = normalize_dim(dim, index.dim(), "scatter_add");
   check_index_fits(index, shape, d, "scatter_add", "shape");
   check_range_along(index, d, shape[d], "scatter_add");
-  Tensor out = zeros(shape, src.dtype());
-  cpu::scatter_add_kernel(out, d, index, src);
+  Tensor out = zeros(shape, src.dtype(), src.device());
+  if (src.device() == Device::CUDA) {
+    cuda::scatter_add(out, d, index, src);
+  } else {
+    cpu::scatter_add_kernel(out, d, index, src);
+  }
   return out;
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   check_defined(x, "index_select");
   check_index(index, "index_select");
-  check_cpu(x, "index_select");
-  check_cpu(index, "index_select");
+  check_same_device(index, x, "index_select");
   check_one_dim(index, "index_select");
   const int64_t d = normalize_dim(dim, x.dim(), "index_select");
   check_range_along(index, d, x.size(d), "index_select");
   Shape shape = x.shape();
   shape[d] = index.numel();
-  Tensor out(shape, x.dtype());
-  cpu::index_select_kernel(x.contiguous(), d, index.contiguous(), out);
+  Tensor out(shape, x.dtype(), x.device());
+  if (x.device() == Device::CUDA) {
+    cuda::index_select(x.contiguous(), d, index.contiguous(), out);
+  } else {
+    cpu::index_select_kernel(x.contiguous(), d, index.contiguous(), out);
+  }
   return out;
 }
 
 Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
   check_index(index, "index_add");
   check_defined(src, "index_add");
-  check_cpu(index, "index_add");
-  check_cpu(src, "index_add");
+  check_same_device(index, src, "index_add");
   check_one_dim(index, "index_add");
   const int64_t d = normalize_dim(dim, static_cast<int64_t>(shape.size()), "index_add");
   Shape expected = shape;
@@ -193,16 +205,19 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
                                 std::to_string(d));
   }
   check_range_along(index, d, shape[d], "index_add");
-  Tensor out = zeros(shape, src.dtype());
-  cpu::index_add_kernel(out, d, index.contiguous(), src.contiguous());
+  Tensor out = zeros(shape, src.dtype(), src.device());
+  if (src.device() == Device::CUDA) {
+    cuda::index_add(out, d, index.contiguous(), src.contiguous());
+  } else {
+    cpu::index_add_kernel(out, d, index.contiguous(), src.contiguous());
+  }
   return out;
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
   check_defined(weight, "embedding");
   check_index(ids, "embedding");
-  check_cpu(weight, "embedding");
-  check_cpu(ids, "embedding");
+  check_same_device(ids, weight, "embedding");
   if (weight.dim() != 2) {
     throw std::invalid_argument("embedding: weight must be 2-D (V,E), got shape " +
                                 shape_str(weight.shape()));
@@ -214,8 +229,13 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
   });
   Shape shape = ids.shape();
   shape.push_back(width);
-  Tensor out(shape, weight.dtype());  // ids.shape + (E)
-  cpu::index_select_kernel(weight.contiguous(), 0, ids.contiguous().reshape({ids.numel()}), out);
+  Tensor out(shape, weight.dtype(), weight.device());  // ids.shape + (E)
+  const Tensor flat_ids = ids.contiguous().reshape({ids.numel()});
+  if (weight.device() == Device::CUDA) {
+    cuda::index_select(weight.contiguous(), 0, flat_ids, out);
+  } else {
+    cpu::index_select_kernel(weight.contiguous(), 0, flat_ids, out);
+  }
   return out;
 }
 

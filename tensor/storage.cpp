@@ -16,7 +16,7 @@
 namespace tg {
 
 void* cuda_malloc(int64_t nbytes);  // tensor/cuda/ (or its stub)
-void cuda_free(void* ptr);
+void cuda_free(void* ptr, int64_t nbytes);
 
 namespace {
 
@@ -97,7 +97,7 @@ Storage::~Storage() {
   if (device_ == Device::CPU) {
     cpu_free(data_, nbytes_ > 0 ? nbytes_ : 1);
   } else {
-    cuda_free(data_);
+    cuda_free(data_, nbytes_ > 0 ? nbytes_ : 1);
   }
 }
 

@@ -4,7 +4,7 @@
 // std::shared_ptr; the memory is freed when the last view goes away. CPU memory is 64-byte
 // aligned (one cache line, wide enough for AVX-512 loads) and recycled by a small caching
 // allocator, so a training step that allocates the same buffer sizes every step stops calling
-// malloc after the first one.
+// malloc after the first one. Device memory has its own caching allocator (cuda/allocator.cu).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,7 +30,7 @@ class Storage {
   Device device_ = Device::CPU;
 };
 
-// Statistics of the CPU caching allocator (for tests and benchmarks).
+// Statistics of the CPU and CUDA caching allocators (for tests and benchmarks).
 struct AllocatorStats {
   int64_t live_bytes = 0;    // held by live Storages
   int64_t cached_bytes = 0;  // freed by Storages, kept for reuse
@@ -40,5 +40,10 @@ struct AllocatorStats {
 AllocatorStats cpu_allocator_stats();
 // Give every cached block back to the system.
 void cpu_allocator_release_cache();
+// The same for device memory (tensor/cuda/allocator.cu): blocks rounded up to a power of two
+// (at least 512 bytes) and recycled by size class, so a training step stops calling cudaMalloc
+// after its first run. All zero in a build without CUDA.
+AllocatorStats cuda_allocator_stats();
+void cuda_allocator_release_cache();
 
 }  // namespace tg

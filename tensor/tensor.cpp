@@ -1,7 +1,8 @@
 // tensor.cpp — the Tensor handle: metadata, views, copies, element access.
 //
 // Views only compute new (shape, strides, offset) over the same Storage. The one place elements
-// move is copy_() (and contiguous/clone/to built on it), a strided copy that also converts dtype.
+// move is copy_() (and contiguous/clone/to built on it), a strided copy that also converts dtype,
+// on the CPU or the GPU (cuda::copy); across devices it moves contiguous bytes (cuda_copy).
 #include "tensor/tensor.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "tensor/check.h"
 #include "tensor/cpu/strided.h"
+#include "tensor/cuda/ops.h"
 
 namespace tg {
 
@@ -293,17 +295,23 @@ Tensor Tensor::unsqueeze(int64_t d) const {
 Tensor& Tensor::copy_(const Tensor& src) {
   check_defined(*this, "copy_");
   check_defined(src, "copy_");
-  if (src.device() != Device::CPU || device() != Device::CPU) {
+  if (src.device() != device()) {
+    // Across devices only raw bytes move: a contiguous, same-dtype, same-shape pair is one
+    // cudaMemcpy; anything else is first staged as such a copy on the destination device.
     require_device(Device::CUDA, "copy_");
-    if (!is_contiguous() || !src.is_contiguous() || src.dtype() != dtype_ ||
-        src.shape() != shape_) {
-      // Cross-device copies move raw bytes: stage through contiguous same-dtype buffers.
-      throw std::invalid_argument(
-          "copy_: cross-device copy needs contiguous tensors of one "
-          "dtype and shape, got " +
-          src.describe() + " -> " + describe());
+    const Tensor s =
+        src.expand(shape_).contiguous();  // on src's device; throws if not broadcastable
+    if (is_contiguous() && s.dtype() == dtype_) {
+      cuda_copy(raw_data(), s.raw_data(), numel() * dtype_size(dtype_), device(), s.device());
+      return *this;
     }
-    cuda_copy(raw_data(), src.raw_data(), numel() * dtype_size(dtype_), device(), src.device());
+    Tensor staged(shape_, s.dtype(), device());
+    cuda_copy(staged.raw_data(), s.raw_data(), numel() * dtype_size(s.dtype()), device(),
+              s.device());
+    return copy_(staged);
+  }
+  if (device() == Device::CUDA) {
+    cuda::copy(src.expand(shape_), *this);
     return *this;
   }
   const Tensor s = src.expand(shape_);  // broadcast src, or throw
@@ -330,7 +338,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
   check_defined(*this, "fill_");
-  check_cpu(*this, "fill_");
+  if (device() == Device::CUDA) {
+    cuda::fill(*this, value);
+    return *this;
+  }
   cpu::StridedLoop<1> loop(shape_, {strides_});
   dispatch_all(dtype_, [&](auto tag) {
     using T = decltype(tag);
@@ -358,7 +369,6 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(DType dtype) const {
   check_defined(*this, "to");
   if (dtype == dtype_) return *this;
-  check_cpu(*this, "to(dtype)");
   Tensor out(shape_, dtype, device());
   out.copy_(*this);
   return out;

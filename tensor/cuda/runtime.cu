@@ -1,8 +1,8 @@
-// runtime.cu — the CUDA side of device.h / storage.h: is there a GPU, device memory, copies.
+// runtime.cu — the CUDA side of device.h: is there a GPU, host<->device copies, synchronisation.
 //
-// The caching device allocator and the kernels are the CUDA backend's issue; this file holds
-// only what the CPU build needs to talk to a device: availability, malloc/free and host<->device
-// copies, each call checked.
+// Everything runs on the legacy default stream (stream 0): one stream, so kernels, cuBLAS calls
+// and copies execute in the order they are issued. A device-to-host cudaMemcpy waits for the
+// queued work that produced its source; that is the only place the host waits.
 #include <cstdint>
 
 #include "tensor/cuda/check.cuh"
@@ -11,27 +11,27 @@
 namespace tg {
 
 bool cuda_available() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no device" error
-    return false;
-  }
-  return count > 0;
+  static const bool available = [] {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky "no device" error
+      return false;
+    }
+    return count > 0;
+  }();
+  return available;
 }
-
-void* cuda_malloc(int64_t nbytes) {
-  void* p = nullptr;
-  CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(nbytes)));
-  return p;
-}
-
-void cuda_free(void* p) { cudaFree(p); }
 
 void cuda_copy(void* dst, const void* src, int64_t nbytes, Device dst_device, Device src_device) {
+  if (nbytes == 0) return;
   cudaMemcpyKind kind = cudaMemcpyDeviceToDevice;
   if (dst_device == Device::CPU) kind = cudaMemcpyDeviceToHost;
   if (src_device == Device::CPU) kind = cudaMemcpyHostToDevice;
   CUDA_CHECK(cudaMemcpy(dst, src, static_cast<size_t>(nbytes), kind));
+}
+
+void cuda_synchronize() {
+  if (cuda_available()) CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 }  // namespace tg

@@ -1,0 +1,260 @@
+// nn_kernels.cu — softmax / log_softmax and layer norm on the GPU, forward above backward.
+//
+// Dimension letters: R = rows, C = the length of one row (the softmax dim, or the normalised last
+// dim of layer norm).
+//
+// One block per row; the threads of a block stride over the row and combine their partial sums
+// in a fixed tree (block_sum), so results are the same on every run. The arithmetic is the CPU's
+// (cpu/nn_kernels.cpp) step by step: sums accumulated in double, everything else in T.
+// Softmax rows may lie along any dim with any strides: row r's first element is found through
+// Strided (the tensor's shape with the softmax dim set to 1), and its elements follow at the
+// dim's stride. Layer norm's inputs are contiguous (the caller copies).
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/cuda/launch.cuh"
+#include "tensor/cuda/math.cuh"
+#include "tensor/cuda/ops.h"
+
+namespace tg::cuda {
+
+namespace {
+
+struct MaxOf {  // as the CPU's row max: a NaN element does not win here; it reaches the output
+  __device__ double operator()(double a, double b) const { return b > a ? b : a; }
+};
+
+// ---------------------------------------------------------------- softmax
+// y = softmax(x) or log_softmax(x) along rows (x_step, y_step between elements of a row):
+//   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
+//   log_softmax(x)_i = x_i - max - log(sum_j exp(x_j - max))
+template <class T>
+__global__ void softmax_kernel(Strided<2> rows, int64_t R, int64_t C, const T* x, int64_t x_step,
+                               T* y, int64_t y_step, bool log) {
+  __shared__ double shared[32];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    int64_t off[2];
+    rows.offsets(r, off);
+    const T* xr = x + off[0];
+    T* yr = y + off[1];
+    double m = -INFINITY;
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) m = MaxOf{}(m, double(xr[i * x_step]));
+    const T max = static_cast<T>(block_reduce(m, shared, double(-INFINITY), MaxOf{}));
+    double sum = 0.0;
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) sum += exp_of(xr[i * x_step] - max);
+    sum = block_sum(sum, shared);
+    if (log) {
+      const T shift = max + static_cast<T>(::log(sum));
+      for (int64_t i = threadIdx.x; i < C; i += blockDim.x) yr[i * y_step] = xr[i * x_step] - shift;
+    } else {
+      const T scale = static_cast<T>(1.0 / sum);
+      for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+        yr[i * y_step] = exp_of(xr[i * x_step] - max) * scale;
+      }
+    }
+  }
+}
+
+// dx from g = dL/dy and the forward output y:
+//   softmax:      dx_i = y_i * (g_i - sum_j g_j y_j)
+//   log_softmax:  dx_i = g_i - exp(y_i) * sum_j g_j
+template <class T>
+__global__ void softmax_backward_kernel(Strided<3> rows, int64_t R, int64_t C, const T* g,
+                                        int64_t g_step, const T* y, int64_t y_step, T* dx,
+                                        int64_t dx_step, bool log) {
+  __shared__ double shared[32];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    int64_t off[3];
+    rows.offsets(r, off);
+    const T* gr = g + off[0];
+    const T* yr = y + off[1];
+    T* dxr = dx + off[2];
+    double sum = 0.0;
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+      sum += log ? double(gr[i * g_step]) : double(gr[i * g_step]) * yr[i * y_step];
+    }
+    const T s = static_cast<T>(block_sum(sum, shared));
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+      const T gi = gr[i * g_step], yi = yr[i * y_step];
+      dxr[i * dx_step] = log ? gi - exp_of(yi) * s : yi * (gi - s);
+    }
+  }
+}
+
+// The shape walked to find each row's first element: x's shape with `dim` set to 1.
+Shape row_starts(Shape shape, int64_t dim) {
+  shape[dim] = 1;
+  return shape;
+}
+
+// ---------------------------------------------------------------- layer norm
+// Per row:  mean = sum_i x_i / C,  var = sum_i (x_i - mean)^2 / C,  rstd = 1 / sqrt(var + eps),
+//           y_i = (x_i - mean) * rstd * w_i + b_i          (w = 1, b = 0 when null)
+template <class T>
+__global__ void layer_norm_kernel(const T* x, const T* w, const T* b, double eps, int64_t R,
+                                  int64_t C, T* y, T* mean, T* rstd) {
+  __shared__ double shared[32];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    const T* xr = x + r * C;  // (C)
+    T* yr = y + r * C;        // (C)
+    double sum = 0.0;
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) sum += xr[i];
+    const double m = block_sum(sum, shared) / C;
+    double sq = 0.0;
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) sq += (xr[i] - m) * (xr[i] - m);
+    const double s = 1.0 / ::sqrt(block_sum(sq, shared) / C + eps);
+    if (threadIdx.x == 0) {
+      mean[r] = static_cast<T>(m);
+      rstd[r] = static_cast<T>(s);
+    }
+    const T mt = static_cast<T>(m), st = static_cast<T>(s);
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+      const T norm = (xr[i] - mt) * st;
+      yr[i] = norm * (w ? w[i] : T(1)) + (b ? b[i] : T(0));
+    }
+  }
+}
+
+// dx, the llm.c formulation. With norm_i = (x_i - mean) * rstd and dnorm_i = g_i * w_i:
+//   dx_i = rstd * (dnorm_i - mean_j(dnorm_j) - norm_i * mean_j(dnorm_j * norm_j))
+template <class T>
+__global__ void layer_norm_dx_kernel(const T* g, const T* x, const T* w, const T* mean,
+                                     const T* rstd, int64_t R, int64_t C, T* dx) {
+  __shared__ double shared[32];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    const T* gr = g + r * C;  // (C)
+    const T* xr = x + r * C;  // (C)
+    T* dxr = dx + r * C;      // (C)
+    const T m = mean[r], s = rstd[r];
+    double sum_dnorm = 0.0, sum_dnorm_norm = 0.0;
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+      const T norm = (xr[i] - m) * s;
+      const T dnorm = gr[i] * (w ? w[i] : T(1));
+      sum_dnorm += dnorm;
+      sum_dnorm_norm += static_cast<double>(dnorm) * norm;
+    }
+    const T mean_dnorm = static_cast<T>(block_sum(sum_dnorm, shared) / C);
+    const T mean_dnorm_norm = static_cast<T>(block_sum(sum_dnorm_norm, shared) / C);
+    for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+      const T norm = (xr[i] - m) * s;
+      const T dnorm = gr[i] * (w ? w[i] : T(1));
+      dxr[i] = s * (dnorm - mean_dnorm - norm * mean_dnorm_norm);
+    }
+  }
+}
+
+// dweight_i = sum over rows of g_i * norm_i, dbias_i = sum over rows of g_i, in two passes:
+// part p of the rows (rows_per_part each) into partial (P, 2, C) in double, one thread per column
+// (a warp reads consecutive columns of one row); then the parts are added in order.
+template <class T>
+__global__ void layer_norm_dwdb_partial_kernel(const T* g, const T* x, const T* mean, const T* rstd,
+                                               int64_t R, int64_t C, int64_t rows_per_part,
+                                               double* partial) {
+  const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  const int64_t p = blockIdx.y;
+  if (c >= C) return;
+  double dw = 0.0, db = 0.0;
+  const int64_t end = (p + 1) * rows_per_part < R ? (p + 1) * rows_per_part : R;
+  for (int64_t r = p * rows_per_part; r < end; ++r) {
+    const T norm = (x[r * C + c] - mean[r]) * rstd[r];
+    dw += static_cast<double>(g[r * C + c]) * norm;
+    db += g[r * C + c];
+  }
+  partial[(p * 2) * C + c] = dw;
+  partial[(p * 2 + 1) * C + c] = db;
+}
+
+template <class T>
+__global__ void layer_norm_dwdb_sum_kernel(const double* partial, int64_t P, int64_t C, T* dw,
+                                           T* db) {
+  const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (c >= C) return;
+  double sw = 0.0, sb = 0.0;
+  for (int64_t p = 0; p < P; ++p) {
+    sw += partial[(p * 2) * C + c];
+    sb += partial[(p * 2 + 1) * C + c];
+  }
+  dw[c] = static_cast<T>(sw);
+  db[c] = static_cast<T>(sb);
+}
+
+template <class T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+void softmax(const Tensor& x, int64_t dim, bool log, Tensor& y) {
+  const int64_t C = x.size(dim);
+  if (x.numel() == 0) return;
+  const int64_t R = x.numel() / C;
+  const Strided<2> rows = make_strided<2>(row_starts(x.shape(), dim), {x.strides(), y.strides()});
+  dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&](auto tag) {
+    using T = decltype(tag);
+    softmax_kernel<<<row_blocks(R), row_threads(C)>>>(rows, R, C, x.data<T>(), x.stride(dim),
+                                                      y.data<T>(), y.stride(dim), log);
+    CUDA_CHECK_LAUNCH();
+  });
+}
+
+void softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log,
+                      Tensor& grad_x) {
+  const int64_t C = y.size(dim);
+  if (y.numel() == 0) return;
+  const int64_t R = y.numel() / C;
+  const Strided<3> rows = make_strided<3>(row_starts(y.shape(), dim),
+                                          {grad_y.strides(), y.strides(), grad_x.strides()});
+  dispatch_float(y.dtype(), log ? "log_softmax_backward" : "softmax_backward", [&](auto tag) {
+    using T = decltype(tag);
+    softmax_backward_kernel<<<row_blocks(R), row_threads(C)>>>(
+        rows, R, C, grad_y.data<T>(), grad_y.stride(dim), y.data<T>(), y.stride(dim),
+        grad_x.data<T>(), grad_x.stride(dim), log);
+    CUDA_CHECK_LAUNCH();
+  });
+}
+
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor& y,
+                Tensor& mean, Tensor& rstd) {
+  const int64_t C = x.size(-1), R = C == 0 ? 0 : x.numel() / C;
+  if (R == 0) return;
+  dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {
+    using T = decltype(tag);
+    layer_norm_kernel<<<row_blocks(R), row_threads(C)>>>(
+        x.data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), eps, R, C, y.data<T>(),
+        mean.data<T>(), rstd.data<T>());
+    CUDA_CHECK_LAUNCH();
+  });
+}
+
+void layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                         const Tensor& mean, const Tensor& rstd, Tensor& dx, Tensor& dweight,
+                         Tensor& dbias) {
+  const int64_t C = x.size(-1), R = C == 0 ? 0 : x.numel() / C;
+  if (weight.defined() && (R == 0 || C == 0)) {
+    fill(dweight, 0.0);
+    fill(dbias, 0.0);
+  }
+  if (R == 0) return;
+  dispatch_float(x.dtype(), "layer_norm_backward", [&](auto tag) {
+    using T = decltype(tag);
+    layer_norm_dx_kernel<<<row_blocks(R), row_threads(C)>>>(grad_y.data<T>(), x.data<T>(),
+                                                            data_or_null<T>(weight), mean.data<T>(),
+                                                            rstd.data<T>(), R, C, dx.data<T>());
+    CUDA_CHECK_LAUNCH();
+    if (!weight.defined()) return;
+    const int64_t per_part = (R + 255) / 256 < 16 ? 16 : (R + 255) / 256;  // rows; P <= 256
+    const int64_t P = (R + per_part - 1) / per_part;
+    Tensor partial({P, 2, C}, DType::F64, Device::CUDA);  // (P, 2, C)
+    const dim3 grid(static_cast<unsigned>((C + kThreads - 1) / kThreads), static_cast<unsigned>(P));
+    layer_norm_dwdb_partial_kernel<<<grid, kThreads>>>(grad_y.data<T>(), x.data<T>(),
+                                                       mean.data<T>(), rstd.data<T>(), R, C,
+                                                       per_part, partial.data<double>());
+    CUDA_CHECK_LAUNCH();
+    layer_norm_dwdb_sum_kernel<<<blocks_for(C), kThreads>>>(partial.data<double>(), P, C,
+                                                            dweight.data<T>(), dbias.data<T>());
+    CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace tg::cuda

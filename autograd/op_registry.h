@@ -42,6 +42,7 @@ inline const std::vector<std::string_view>& registered_ops() {
       "softmax",
       "log_softmax",
       "layer_norm",
+      "attention",
       // selection
       "where",
       "masked_fill",

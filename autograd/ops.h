@@ -55,6 +55,10 @@ Variable matmul(const Variable& a, const Variable& b);
 // ---------------------------------------------------------------- ops_nn.cpp
 Variable softmax(const Variable& x, int64_t dim);
 Variable log_softmax(const Variable& x, int64_t dim);
+// Multi-head self-attention on qkv (B, T, 3 * heads * S) -> (B, T, heads * S); see tg::attention
+// for the layout and the masks (valid (B, T) or undefined; causal).
+Variable attention(const Variable& qkv, int64_t heads, const Tensor& valid, bool causal,
+                   double scale);
 // Over the last dim; weight and bias may be undefined Variables.
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias,
                     double eps = 1e-5);

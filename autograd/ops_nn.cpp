@@ -22,6 +22,20 @@ Variable softmax(const Variable& x, int64_t dim) {
   });
 }
 
+// ---- attention: multi-head self-attention on a packed qkv (tg::attention, fused on the CPU)
+//   P = softmax_allowed(scale q k^T), y = P v per head. Backward (tg::attention_backward):
+//   dv = P^T g, dP = g v^T, dS = P * (dP - rowsum(P * dP)), dq = scale dS k, dk = scale dS^T q.
+Variable attention(const Variable& qkv, int64_t heads, const Tensor& valid, bool causal,
+                   double scale) {
+  const Tensor x = qkv.value();
+  AttentionResult r = tg::attention(x, heads, valid, causal, scale);
+  const Tensor probs = r.probs;
+  return make_op("attention", std::move(r.y), {qkv},
+                 [x, probs, heads, scale](const Tensor& g, const Needs&) -> Grads {
+                   return {tg::attention_backward(g, x, probs, heads, scale)};
+                 });
+}
+
 // ---- log_softmax: y = x - logsumexp(x, dim)
 Variable log_softmax(const Variable& x, int64_t dim) {
   Tensor y = tg::log_softmax(x.value(), dim);

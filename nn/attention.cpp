@@ -1,5 +1,10 @@
 // attention.cpp — SelfAttention: the QKV projections, the masks, the two score activations.
 //
+// Softmax (GPT-2, TGMM): c_attn's one GEMM gives the packed qkv (B, T, 3I), and the fused op
+// ag::attention (tensor/cpu/attention.cpp on the CPU) does masks, scores, softmax and mixing for
+// every head without splitting or merging heads. ReluOverN (the theory constructions) is
+// composed of ordinary ops below.
+//
 // Dimension letters as in attention.h: B, T, D, H, S, I = H * S.
 #include "nn/attention.h"
 
@@ -15,68 +20,28 @@ namespace tg::nn {
 
 namespace {
 
-// The masks of one forward pass, as small tensors that broadcast against the scores (B, H, T, T):
-// shape (Bm, 1, Tq, T) with Bm = B when there is a key-padding mask (else 1) and Tq = T when
-// causal (else 1: every query sees the same keys).
-struct ScoreMasks {
-  // softmax: 0 where query i may see key j, -inf where not. A row that sees no key is all 0
-  // (finite scores, no NaN) and is zeroed afterwards through `sees_a_key`.
-  Tensor additive;
-  // softmax: (Bm, 1, Tq, 1), 1 where the row sees at least one key, else 0. Undefined when every
-  // row sees a key (then nothing needs zeroing).
-  Tensor sees_a_key;
-  // relu: c / n_i where query i may see key j, 0 elsewhere (a row that sees nothing is all 0).
-  Tensor weights;
-};
-
-ScoreMasks build_masks(int64_t B, int64_t T, bool causal, const Tensor& key_padding_mask,
-                       ScoreActivation activation, double c, DType dtype, Device device) {
-  ScoreMasks masks;
+// ReluOverN's weights, c / n_i where query i may see key j (n_i = how many keys it sees) and 0
+// elsewhere, as a (Bm, 1, Tq, T) tensor that broadcasts against the scores (B, H, T, T): Bm = B
+// with a key-padding mask (else 1), Tq = T when causal (else 1). A row that sees nothing is all 0.
+Tensor relu_weights(int64_t B, int64_t T, bool causal, const Tensor& key_padding_mask, double c,
+                    DType dtype, Device device) {
   const bool padded = key_padding_mask.defined();
-  const bool softmax = activation == ScoreActivation::Softmax;
-  if (softmax && !padded && !causal) return masks;  // every query sees every key
   const std::vector<double> valid = padded ? key_padding_mask.to_vector() : std::vector<double>();
   const int64_t Bm = padded ? B : 1, Tq = causal ? T : 1;
-  Tensor table({Bm, 1, Tq, T}, dtype);  // (Bm, 1, Tq, T)
-  Tensor sees({Bm, 1, Tq, 1}, dtype);   // (Bm, 1, Tq, 1)
-  bool any_empty = false;
-  dispatch_float(dtype, "SelfAttention", [&](auto tag) {
-    using F = decltype(tag);
-    F* p = table.data<F>();
-    F* s = sees.data<F>();
-    for (int64_t b = 0; b < Bm; ++b) {
-      for (int64_t i = 0; i < Tq; ++i) {
-        F* row = p + (b * Tq + i) * T;
-        const int64_t last = causal ? i : T - 1;  // keys j <= last may be seen
-        int64_t n = 0;
-        for (int64_t j = 0; j < T; ++j) {
-          const bool allowed = j <= last && (!padded || valid[b * T + j] != 0.0);
-          n += allowed;
-          row[j] = allowed ? F(1) : F(0);
-        }
-        s[b * Tq + i] = n > 0 ? F(1) : F(0);
-        any_empty = any_empty || n == 0;
-        for (int64_t j = 0; j < T; ++j) {
-          if (softmax) {
-            row[j] = row[j] != F(0) || n == 0 ? F(0) : -std::numeric_limits<F>::infinity();
-          } else {
-            row[j] = n > 0 ? row[j] * static_cast<F>(c / static_cast<double>(n)) : F(0);
-          }
-        }
+  std::vector<double> table(Bm * Tq * T);
+  for (int64_t b = 0; b < Bm; ++b) {
+    for (int64_t i = 0; i < Tq; ++i) {
+      double* row = table.data() + (b * Tq + i) * T;
+      const int64_t last = causal ? i : T - 1;  // keys j <= last may be seen
+      int64_t n = 0;
+      for (int64_t j = 0; j < T; ++j) {
+        row[j] = j <= last && (!padded || valid[b * T + j] != 0.0);
+        n += row[j] != 0.0;
       }
+      for (int64_t j = 0; j < T; ++j) row[j] = n > 0 ? row[j] * c / static_cast<double>(n) : 0.0;
     }
-  });
-  if (device != Device::CPU) {
-    table = table.to(device);
-    sees = sees.to(device);
   }
-  if (softmax) {
-    masks.additive = table;
-    if (any_empty) masks.sees_a_key = sees;
-  } else {
-    masks.weights = table;
-  }
-  return masks;
+  return from_vector(table, {Bm, 1, Tq, T}, dtype).to(device);
 }
 
 }  // namespace
@@ -122,24 +87,18 @@ ag::Variable SelfAttention::forward(const ag::Variable& x, const Tensor& key_pad
                                 shape_str({B, T}) + ", got " + shape_str(key_padding_mask.shape()));
   }
   const double c = options_.scale ? 1.0 / std::sqrt(static_cast<double>(S)) : 1.0;
-  const ScoreMasks masks = build_masks(B, T, options_.causal, key_padding_mask, options_.activation,
-                                       c, x.dtype(), x.device());
-  ag::Variable q = heads(x, 0);                                 // (B, H, T, S)
+  if (options_.activation == ScoreActivation::Softmax) {
+    // One GEMM for q, k and v of every head, then the fused kernel reads them in place.
+    const ag::Variable qkv = c_attn_->forward(x);  // (B, T, 3I)
+    return c_proj_->forward(ag::attention(qkv, H, key_padding_mask, options_.causal, c));
+  }
+  // ReluOverN (the theory constructions): relu(q k^T) weighted by c / n_i, composed of ops.
+  const ag::Variable q = heads(x, 0);                           // (B, H, T, S)
   const ag::Variable k_t = ag::transpose(heads(x, 1), -1, -2);  // (B, H, S, T), a view
   const ag::Variable v = heads(x, 2);                           // (B, H, T, S)
-
-  ag::Variable mixed;  // (B, H, T, S)
-  if (options_.activation == ScoreActivation::Softmax) {
-    if (c != 1.0) q = q * c;  // scaling q (B, H, T, S) is cheaper than the scores (B, H, T, T)
-    ag::Variable scores = ag::matmul(q, k_t);  // (B, H, T, T)
-    if (masks.additive.defined()) scores = scores + ag::Variable(masks.additive);
-    mixed = ag::matmul(ag::softmax(scores, -1), v);  // (B, H, T, S)
-    if (masks.sees_a_key.defined()) mixed = mixed * ag::Variable(masks.sees_a_key);
-  } else {
-    const ag::Variable scores = ag::matmul(q, k_t);                               // (B, H, T, T)
-    const ag::Variable weights = ag::relu(scores) * ag::Variable(masks.weights);  // c / n_i
-    mixed = ag::matmul(weights, v);                                               // (B, H, T, S)
-  }
+  const ag::Variable weights =
+      ag::Variable(relu_weights(B, T, options_.causal, key_padding_mask, c, x.dtype(), x.device()));
+  const ag::Variable mixed = ag::matmul(ag::relu(ag::matmul(q, k_t)) * weights, v);  // (B,H,T,S)
   const ag::Variable merged = ag::reshape(ag::permute(mixed, {0, 2, 1, 3}), {B, T, H * S});
   return c_proj_->forward(merged);  // (B, T, I) -> (B, T, D)
 }

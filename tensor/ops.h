@@ -155,6 +155,28 @@ struct LayerNormGrads {
 LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& rstd);
 
+// ---------------------------------------------------------------- fused attention (attention.cpp)
+// Multi-head self-attention on a packed qkv (B, T, 3I), I = heads * S: per token the queries of
+// every head, then the keys, then the values (c_attn's output layout). Key j is allowed for
+// query i when valid[b, j] != 0 (valid undefined: every key) and, if causal, j <= i.
+//   probs (B, H, T, T) = softmax over the allowed keys of scale * q k^T, 0 elsewhere (a row that
+//                        allows no key is all 0, and its output is 0);
+//   y (B, T, I)        = probs @ v, heads side by side.
+// CPU: one fused kernel (cpu/attention.cpp). Other devices: attention_reference, the same
+// computation composed of matmul / softmax / elementwise ops — also the CPU kernel's test oracle.
+struct AttentionResult {
+  Tensor y, probs;
+};
+AttentionResult attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causal,
+                          double scale);
+// dL/d(qkv) (B, T, 3I) from dL/dy (B, T, I), the forward's qkv and probs.
+Tensor attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs,
+                          int64_t heads, double scale);
+AttentionResult attention_reference(const Tensor& qkv, int64_t heads, const Tensor& valid,
+                                    bool causal, double scale);
+Tensor attention_backward_reference(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs,
+                                    int64_t heads, double scale);
+
 // ---------------------------------------------------------------- selection (select.cpp)
 // cond ? a : b elementwise, all three broadcast together.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);

@@ -117,6 +117,35 @@ TEST_CASE("softmax and log_softmax gradients, on the last and on other dims") {
       {randn64({5, 3}, 43)});
 }
 
+TEST_CASE("attention gradients: plain, masked + causal with an empty row, strided, reused") {
+  // qkv (B=2, T=5, 3 * H * S) with H = 2 heads of S = 3.
+  const Tensor qkv = randn64({2, 5, 18}, 60);
+  expect_gradients_match(
+      "no mask", [](const auto& v) { return ag::attention(v[0], 2, Tensor(), false, 0.6); }, {qkv});
+  // Task 0 has its key 0 padded, so under the causal mask its query 0 sees no key at all (output
+  // 0); task 1 has its last two keys padded.
+  const Tensor valid = from_vector({0, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 5}, DType::F64);
+  expect_gradients_match(
+      "valid + causal", [valid](const auto& v) { return ag::attention(v[0], 2, valid, true, 0.6); },
+      {qkv});
+  expect_gradients_match(
+      "valid, not causal, one head",
+      [valid](const auto& v) { return ag::attention(v[0], 1, valid, false, 1.3); }, {qkv});
+  // A transposed (non-contiguous) qkv, and qkv used twice (attention output added to itself).
+  expect_gradients_match("qkv^T view",
+                         [valid](const auto& v) {
+                           return ag::attention(ag::transpose(v[0], 1, 2), 2, valid, true, 0.6);
+                         },
+                         {randn64({2, 18, 5}, 61)});
+  expect_gradients_match("reused",
+                         [](const auto& v) {
+                           const ag::Variable y =
+                               ag::attention(v[0], 2, Tensor(), true, 0.6);  // (2, 5, 6)
+                           return y * ag::narrow(v[0], 2, 0, 6);
+                         },
+                         {qkv});
+}
+
 TEST_CASE("layer_norm gradients, with and without weight and bias") {
   const Tensor x = randn64({2, 3, 5}, 50), w = randn64({5}, 51), b = randn64({5}, 52);
   expect_gradients_match("x, weight, bias",

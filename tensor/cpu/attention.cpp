@@ -1,0 +1,172 @@
+// cpu/attention.cpp — fused multi-head self-attention (see cpu/attention.h).
+//
+// Per (task b, head h) — one independent problem, so an OpenMP loop runs over all B * H of them
+// and each thread keeps its T x T scratch in cache:
+//   forward    P = softmax_allowed(scale * Q K^T)        Q, K, V: (T, S) slices of qkv
+//              Y = P V                                    written into y's columns of head h
+//   backward   dV = P^T dY;  dP = dY V^T;  dS = P * (dP - rowsum(P * dP));
+//              dQ = scale * dS K;  dK = scale * dS^T Q   written into dqkv's slices
+// The (T, S) matrices are read and written inside the packed tensors (row stride 3I, or I for y
+// and dY), so the head split and merge of the unfused path (four copies per layer) are gone, and
+// so are the separate mask, scale and softmax passes over the (B, H, T, T) scores. The six
+// products per problem go through cpu/small_gemm.h's register-blocked kernel: with S = 16..32 and
+// T = 64..128 a BLAS call per product cost more than its arithmetic.
+#include "tensor/cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "tensor/cpu/fast_math.h"
+#include "tensor/cpu/small_gemm.h"
+#include "tensor/dtype.h"
+
+namespace tg::cpu {
+
+namespace {
+
+// Below this many multiply-adds in total, one thread does everything (an OpenMP region costs
+// microseconds, more on a busy machine). Matches cpu/matmul.cpp's batch threshold.
+constexpr int64_t kParallelWork = int64_t{1} << 18;
+
+// Softmax of one row of scores (times scale) in place, over the keys j < `keys` with allowed[j] !=
+// 0 (allowed null: all); other entries become 0, and a row with no allowed key becomes all 0.
+template <class T>
+void masked_softmax_row(T* row, int64_t T_len, int64_t keys, const T* allowed, T scale) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T mx = ninf;
+  if (allowed) {
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < keys; ++j) {
+      const T x = row[j] * scale;
+      row[j] = x;
+      mx = std::max(mx, allowed[j] != T(0) ? x : ninf);
+    }
+  } else {
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < keys; ++j) {
+      row[j] *= scale;
+      mx = std::max(mx, row[j]);
+    }
+  }
+  if (mx == ninf) {  // nothing allowed (or all scores -inf)
+    for (int64_t j = 0; j < T_len; ++j) row[j] = T(0);
+    return;
+  }
+  T sum = 0;
+  if (allowed) {
+    // A masked key's exponent is a large negative number (fast_exp gives exactly 0), selected
+    // before the call so that the loop vectorises; a masked score may exceed mx, so it must not
+    // reach exp itself.
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < keys; ++j) {
+      const T e = fast_exp(allowed[j] != T(0) ? row[j] - mx : T(-200));
+      row[j] = e;
+      sum += e;
+    }
+  } else {
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < keys; ++j) {
+      const T e = fast_exp(row[j] - mx);
+      row[j] = e;
+      sum += e;
+    }
+  }
+  const T inv = T(1) / sum;
+  for (int64_t j = 0; j < keys; ++j) row[j] *= inv;
+  for (int64_t j = keys; j < T_len; ++j) row[j] = T(0);
+}
+
+}  // namespace
+
+void attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causal, double scale,
+               Tensor& y, Tensor& probs) {
+  const int64_t B = qkv.size(0), T_len = qkv.size(1), I = qkv.size(2) / 3, H = heads, S = I / H;
+  const int64_t ld = 3 * I;  // row stride of q, k, v inside qkv
+  const std::vector<double> valid_values =
+      valid.defined() ? valid.to_vector() : std::vector<double>();
+  dispatch_float(qkv.dtype(), "attention", [&](auto tag) {
+    using F = decltype(tag);
+    // The allowed keys of each task as 1/0 in F (the mask is tiny: B * T).
+    std::vector<F> allowed(valid_values.size());
+    for (size_t i = 0; i < allowed.size(); ++i) allowed[i] = valid_values[i] != 0.0 ? F(1) : F(0);
+    const F* base = qkv.data<F>();
+    F* yp = y.data<F>();
+    F* pp = probs.data<F>();
+    const int64_t problems = B * H;
+    const bool parallel = problems > 1 && problems * T_len * T_len * S >= kParallelWork;
+#pragma omp parallel if (parallel)
+    {
+      std::vector<F> kt(S * T_len);  // K^T (S, T): B operand of the scores, contiguous rows
+#pragma omp for schedule(static)
+      for (int64_t bh = 0; bh < problems; ++bh) {
+        const int64_t b = bh / H, h = bh % H;
+        const F* q = base + b * T_len * ld + h * S;  // (T, S), row stride ld
+        const F* k = q + I;
+        const F* v = q + 2 * I;
+        F* p = pp + bh * T_len * T_len;  // (T, T)
+        for (int64_t j = 0; j < T_len; ++j) {
+          for (int64_t c = 0; c < S; ++c) kt[c * T_len + j] = k[j * ld + c];
+        }
+        small_gemm<F>(T_len, T_len, S, q, ld, 1, kt.data(), T_len, p, T_len, false);  // Q K^T
+        const F* mask = allowed.empty() ? nullptr : allowed.data() + b * T_len;
+        for (int64_t i = 0; i < T_len; ++i) {
+          masked_softmax_row(p + i * T_len, T_len, causal ? i + 1 : T_len, mask, F(scale));
+        }
+        small_gemm<F>(T_len, S, T_len, p, T_len, 1, v, ld, yp + b * T_len * I + h * S, I,
+                      false);  // Y = P V
+      }
+    }
+  });
+}
+
+void attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs, int64_t heads,
+                        double scale, Tensor& dqkv) {
+  const int64_t B = qkv.size(0), T_len = qkv.size(1), I = qkv.size(2) / 3, H = heads, S = I / H;
+  const int64_t ld = 3 * I;
+  dispatch_float(qkv.dtype(), "attention_backward", [&](auto tag) {
+    using F = decltype(tag);
+    const F* base = qkv.data<F>();
+    const F* gy = grad_y.data<F>();
+    const F* pp = probs.data<F>();
+    F* dbase = dqkv.data<F>();
+    const int64_t problems = B * H;
+    const bool parallel = problems > 1 && problems * T_len * T_len * S >= kParallelWork;
+#pragma omp parallel if (parallel)
+    {
+      std::vector<F> vt(S * T_len), ds(T_len * T_len);  // V^T (S, T); dP, then dS (T, T)
+#pragma omp for schedule(static)
+      for (int64_t bh = 0; bh < problems; ++bh) {
+        const int64_t b = bh / H, h = bh % H;
+        const F* q = base + b * T_len * ld + h * S;
+        const F* k = q + I;
+        const F* v = q + 2 * I;
+        F* dq = dbase + b * T_len * ld + h * S;
+        F* dk = dq + I;
+        F* dv = dq + 2 * I;
+        const F* g = gy + b * T_len * I + h * S;  // (T, S), row stride I
+        const F* p = pp + bh * T_len * T_len;
+        for (int64_t j = 0; j < T_len; ++j) {
+          for (int64_t c = 0; c < S; ++c) vt[c * T_len + j] = v[j * ld + c];
+        }
+        small_gemm<F>(T_len, S, T_len, p, 1, T_len, g, I, dv, ld, false);  // dV = P^T dY
+        small_gemm<F>(T_len, T_len, S, g, I, 1, vt.data(), T_len, ds.data(), T_len,
+                      false);                  // dP = dY V^T
+        for (int64_t i = 0; i < T_len; ++i) {  // dS = scale * P * (dP - rowsum(P * dP))
+          const F* pr = p + i * T_len;
+          F* dr = ds.data() + i * T_len;
+          F dot = 0;
+#pragma omp simd reduction(+ : dot)
+          for (int64_t j = 0; j < T_len; ++j) dot += pr[j] * dr[j];
+#pragma omp simd
+          for (int64_t j = 0; j < T_len; ++j) dr[j] = F(scale) * pr[j] * (dr[j] - dot);
+        }
+        small_gemm<F>(T_len, S, T_len, ds.data(), T_len, 1, k, ld, dq, ld, false);  // dS K
+        small_gemm<F>(T_len, S, T_len, ds.data(), 1, T_len, q, ld, dk, ld, false);  // dS^T Q
+      }
+    }
+  });
+}
+
+}  // namespace tg::cpu

@@ -31,8 +31,8 @@ Variable attention(const Variable& qkv, int64_t heads, const Tensor& valid, bool
   AttentionResult r = tg::attention(x, heads, valid, causal, scale);
   const Tensor probs = r.probs;
   return make_op("attention", std::move(r.y), {qkv},
-                 [x, probs, heads, scale](const Tensor& g, const Needs&) -> Grads {
-                   return {tg::attention_backward(g, x, probs, heads, scale)};
+                 [x, probs, heads, scale, causal](const Tensor& g, const Needs&) -> Grads {
+                   return {tg::attention_backward(g, x, probs, heads, scale, causal)};
                  });
 }
 

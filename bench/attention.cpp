@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       double t0 = thread_seconds();
       const AttentionResult a = attention(qkv, c.H, mask, true, scale);
       double t1 = thread_seconds();
-      const Tensor da = attention_backward(g, qkv, a.probs, c.H, scale);
+      const Tensor da = attention_backward(g, qkv, a.probs, c.H, scale, true);
       double t2 = thread_seconds();
       const AttentionResult b = attention_reference(qkv, c.H, mask, true, scale);
       double t3 = thread_seconds();

@@ -54,7 +54,7 @@ AttentionResult attention(const Tensor& qkv, int64_t heads, const Tensor& valid,
 }
 
 Tensor attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs,
-                          int64_t heads, double scale) {
+                          int64_t heads, double scale, bool causal) {
   check_qkv(qkv, heads, "attention_backward");
   check_same(grad_y, qkv, "attention_backward");
   check_same(probs, qkv, "attention_backward");
@@ -69,7 +69,7 @@ Tensor attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor&
   }
   Tensor dqkv = empty(qkv.shape(), qkv.dtype());
   cpu::attention_backward(grad_y.contiguous(), qkv.contiguous(), probs.contiguous(), heads, scale,
-                          dqkv);
+                          causal, dqkv);
   return dqkv;
 }
 

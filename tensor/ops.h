@@ -169,9 +169,9 @@ struct AttentionResult {
 };
 AttentionResult attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causal,
                           double scale);
-// dL/d(qkv) (B, T, 3I) from dL/dy (B, T, I), the forward's qkv and probs.
+// dL/d(qkv) (B, T, 3I) from dL/dy (B, T, I), the forward's qkv, probs and causal flag.
 Tensor attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs,
-                          int64_t heads, double scale);
+                          int64_t heads, double scale, bool causal);
 AttentionResult attention_reference(const Tensor& qkv, int64_t heads, const Tensor& valid,
                                     bool causal, double scale);
 Tensor attention_backward_reference(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs,

@@ -29,6 +29,9 @@ namespace {
 // Below this many multiply-adds in total, one thread does everything (an OpenMP region costs
 // microseconds, more on a busy machine). Matches cpu/matmul.cpp's batch threshold.
 constexpr int64_t kParallelWork = int64_t{1} << 18;
+// Query rows per block: a multiple of the 4-row micro-kernel, and 16 keeps the causal key ranges
+// multiples of a 16-float vector.
+constexpr int64_t kRowBlock = 16;
 
 // Softmax of one row of scores (times scale) in place, over the keys j < `keys` with allowed[j] !=
 // 0 (allowed null: all); other entries become 0, and a row with no allowed key becomes all 0.
@@ -109,20 +112,27 @@ void attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causa
         for (int64_t j = 0; j < T_len; ++j) {
           for (int64_t c = 0; c < S; ++c) kt[c * T_len + j] = k[j * ld + c];
         }
-        small_gemm<F>(T_len, T_len, S, q, ld, 1, kt.data(), T_len, p, T_len, false);  // Q K^T
         const F* mask = allowed.empty() ? nullptr : allowed.data() + b * T_len;
-        for (int64_t i = 0; i < T_len; ++i) {
-          masked_softmax_row(p + i * T_len, T_len, causal ? i + 1 : T_len, mask, F(scale));
+        // Blocks of query rows; under the causal mask block [i0, i0 + rows) needs keys < i0 + rows
+        // only (its probabilities beyond are exact zeros), which halves the work.
+        for (int64_t i0 = 0; i0 < T_len; i0 += kRowBlock) {
+          const int64_t rows = std::min(kRowBlock, T_len - i0);
+          const int64_t n = causal ? i0 + rows : T_len;
+          small_gemm<F>(rows, n, S, q + i0 * ld, ld, 1, kt.data(), T_len, p + i0 * T_len, T_len,
+                        false);  // scores = Q K^T (unscaled)
+          for (int64_t i = i0; i < i0 + rows; ++i) {
+            masked_softmax_row(p + i * T_len, T_len, causal ? i + 1 : T_len, mask, F(scale));
+          }
+          small_gemm<F>(rows, S, n, p + i0 * T_len, T_len, 1, v, ld,
+                        yp + (b * T_len + i0) * I + h * S, I, false);  // Y = P V
         }
-        small_gemm<F>(T_len, S, T_len, p, T_len, 1, v, ld, yp + b * T_len * I + h * S, I,
-                      false);  // Y = P V
       }
     }
   });
 }
 
 void attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs, int64_t heads,
-                        double scale, Tensor& dqkv) {
+                        double scale, bool causal, Tensor& dqkv) {
   const int64_t B = qkv.size(0), T_len = qkv.size(1), I = qkv.size(2) / 3, H = heads, S = I / H;
   const int64_t ld = 3 * I;
   dispatch_float(qkv.dtype(), "attention_backward", [&](auto tag) {
@@ -150,20 +160,35 @@ void attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& p
         for (int64_t j = 0; j < T_len; ++j) {
           for (int64_t c = 0; c < S; ++c) vt[c * T_len + j] = v[j * ld + c];
         }
-        small_gemm<F>(T_len, S, T_len, p, 1, T_len, g, I, dv, ld, false);  // dV = P^T dY
-        small_gemm<F>(T_len, T_len, S, g, I, 1, vt.data(), T_len, ds.data(), T_len,
-                      false);                  // dP = dY V^T
-        for (int64_t i = 0; i < T_len; ++i) {  // dS = scale * P * (dP - rowsum(P * dP))
-          const F* pr = p + i * T_len;
-          F* dr = ds.data() + i * T_len;
-          F dot = 0;
+        // Row blocks as in the forward. Under the causal mask P_ij = 0 for j > i, so query block
+        // [i0, i0 + rows) reaches keys < n = i0 + rows, and key block [j0, j0 + rows) is reached
+        // by queries >= j0 only.
+        for (int64_t i0 = 0; i0 < T_len; i0 += kRowBlock) {
+          const int64_t rows = std::min(kRowBlock, T_len - i0);
+          const int64_t n = causal ? i0 + rows : T_len;
+          F* dsb = ds.data() + i0 * T_len;
+          small_gemm<F>(rows, n, S, g + i0 * I, I, 1, vt.data(), T_len, dsb, T_len,
+                        false);                 // dP = dY V^T
+          for (int64_t i = 0; i < rows; ++i) {  // dS = scale * P * (dP - rowsum(P * dP))
+            const F* pr = p + (i0 + i) * T_len;
+            F* dr = dsb + i * T_len;
+            F dot = 0;
 #pragma omp simd reduction(+ : dot)
-          for (int64_t j = 0; j < T_len; ++j) dot += pr[j] * dr[j];
+            for (int64_t j = 0; j < n; ++j) dot += pr[j] * dr[j];
 #pragma omp simd
-          for (int64_t j = 0; j < T_len; ++j) dr[j] = F(scale) * pr[j] * (dr[j] - dot);
+            for (int64_t j = 0; j < n; ++j) dr[j] = F(scale) * pr[j] * (dr[j] - dot);
+            for (int64_t j = n; j < T_len; ++j) dr[j] = F(0);
+          }
+          small_gemm<F>(rows, S, n, dsb, T_len, 1, k, ld, dq + i0 * ld, ld, false);  // dS K
         }
-        small_gemm<F>(T_len, S, T_len, ds.data(), T_len, 1, k, ld, dq, ld, false);  // dS K
-        small_gemm<F>(T_len, S, T_len, ds.data(), 1, T_len, q, ld, dk, ld, false);  // dS^T Q
+        for (int64_t j0 = 0; j0 < T_len; j0 += kRowBlock) {
+          const int64_t rows = std::min(kRowBlock, T_len - j0);
+          const int64_t first = causal ? j0 : 0;  // the first query that reaches these keys
+          small_gemm<F>(rows, S, T_len - first, p + first * T_len + j0, 1, T_len, g + first * I, I,
+                        dv + j0 * ld, ld, false);  // dV = P^T dY
+          small_gemm<F>(rows, S, T_len - first, ds.data() + first * T_len + j0, 1, T_len,
+                        q + first * ld, ld, dk + j0 * ld, ld, false);  // dK = dS^T Q
+        }
       }
     }
   });

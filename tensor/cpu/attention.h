@@ -15,8 +15,9 @@ namespace tg::cpu {
 // i when valid[b, j] != 0 (valid undefined: always) and, if causal, j <= i.
 void attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causal, double scale,
                Tensor& y, Tensor& probs);
-// dqkv (B, T, 3I) from grad_y (B, T, I), the forward's qkv and probs.
+// dqkv (B, T, 3I) from grad_y (B, T, I), the forward's qkv and probs; `causal` as in the
+// forward lets the kernel skip the zero upper triangle of probs.
 void attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& probs, int64_t heads,
-                        double scale, Tensor& dqkv);
+                        double scale, bool causal, Tensor& dqkv);
 
 }  // namespace tg::cpu

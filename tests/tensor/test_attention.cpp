@@ -23,7 +23,7 @@ void check_against_reference(const Tensor& qkv, int64_t heads, const Tensor& val
   CHECK(max_abs_diff(fused.probs, ref.probs) < tol);
   Generator gen(9);
   const Tensor g = randn(fused.y.shape(), gen, qkv.dtype());
-  const Tensor d_fused = attention_backward(g, qkv, fused.probs, heads, scale);
+  const Tensor d_fused = attention_backward(g, qkv, fused.probs, heads, scale, causal);
   const Tensor d_ref = attention_backward_reference(g, qkv, ref.probs, heads, scale);
   CHECK(d_fused.shape() == qkv.shape());
   CHECK(max_abs_diff(d_fused, d_ref) < tol);
@@ -50,6 +50,27 @@ TEST_CASE("fused attention matches the composed reference (f64 and f32, masks, s
       // A non-contiguous qkv (a transposed view) gives the same result as its copy.
       const Tensor qkv_t = randn({B, 3 * H * S, T}, gen, dt).transpose(1, 2);
       check_against_reference(qkv_t, H, valid, causal, tol);
+    }
+  }
+}
+
+TEST_CASE("fused attention matches the reference across row blocks and vector remainders") {
+  // T = 37 spans three 16-row blocks (the causal key ranges differ per block) with a remainder;
+  // S = 5 and S = 16 exercise the scalar and the vector column paths of the micro-kernel.
+  Generator gen(5);
+  for (int64_t S : {5, 16}) {
+    for (DType dt : {DType::F64, DType::F32}) {
+      const double tol = dt == DType::F64 ? 1e-12 : 3e-5;
+      std::vector<double> v(2 * 37, 1.0);
+      for (int64_t t = 30; t < 37; ++t) v[37 + t] = 0;
+      const Tensor valid = from_vector(v, {2, 37}, dt);
+      const Tensor qkv = randn({2, 37, 3 * 2 * S}, gen, dt);
+      for (bool causal : {false, true}) {
+        CAPTURE(S);
+        CAPTURE(causal);
+        check_against_reference(qkv, 2, valid, causal, tol);
+        check_against_reference(qkv, 2, Tensor(), causal, tol);
+      }
     }
   }
 }

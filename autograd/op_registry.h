@@ -38,6 +38,7 @@ inline const std::vector<std::string_view>& registered_ops() {
       "logsumexp",
       // linear algebra
       "matmul",
+      "linear",
       // nn
       "softmax",
       "log_softmax",

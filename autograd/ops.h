@@ -51,6 +51,8 @@ Variable logsumexp(const Variable& x, std::vector<int64_t> dims = {}, bool keepd
 
 // ---------------------------------------------------------------- ops_matmul.cpp
 Variable matmul(const Variable& a, const Variable& b);
+// y = x W^T + b (nn.Linear): x (..., K), weight (O, K), bias (O) or an undefined Variable.
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias);
 
 // ---------------------------------------------------------------- ops_nn.cpp
 Variable softmax(const Variable& x, int64_t dim);

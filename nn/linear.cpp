@@ -35,9 +35,7 @@ ag::Variable Linear::forward(const ag::Variable& x) const {
     throw std::invalid_argument("Linear: expected last dim " + std::to_string(in_) + ", got " +
                                 shape_str(x.shape()));
   }
-  ag::Variable y = ag::matmul(x, ag::transpose(weight_, 0, 1));  // (..., I) @ (I, O) -> (..., O)
-  if (bias_.defined()) y = y + bias_;                            // (O) broadcast over "..."
-  return y;
+  return ag::linear(x, weight_, bias_);  // (..., I) @ (I, O) + (O) -> (..., O), one GEMM
 }
 
 }  // namespace tg::nn

@@ -134,6 +134,10 @@ Tensor sum_to_shape(const Tensor& x, const Shape& shape);
 // On OpenBLAS: transposed or strided operands become BLAS transpose flags, not copies.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// y = x W^T + b: x (..., K), weight (O, K) as nn.Linear stores it, bias (O) or undefined.
+// On the CPU one GEMM writes the bias and the product together (linear.cpp).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
 // ---------------------------------------------------------------- nn kernels (nn_kernels.cpp)
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);

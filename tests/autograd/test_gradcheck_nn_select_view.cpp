@@ -117,6 +117,26 @@ TEST_CASE("softmax and log_softmax gradients, on the last and on other dims") {
       {randn64({5, 3}, 43)});
 }
 
+TEST_CASE("linear gradients: with and without bias, batched, transposed x, reused, constant W") {
+  const Tensor x = randn64({2, 3, 4}, 70), w = randn64({5, 4}, 71), b = randn64({5}, 72);
+  expect_gradients_match("x (2,3,4), W (5,4), b (5)",
+                         [](const auto& v) { return ag::linear(v[0], v[1], v[2]); }, {x, w, b});
+  expect_gradients_match(
+      "no bias", [](const auto& v) { return ag::linear(v[0], v[1], ag::Variable()); }, {x, w});
+  expect_gradients_match("1-D x", [](const auto& v) { return ag::linear(v[0], v[1], v[2]); },
+                         {randn64({4}, 73), w, b});
+  expect_gradients_match(
+      "x^T view (2,4,3)->(2,3,4)",
+      [](const auto& v) { return ag::linear(ag::transpose(v[0], 1, 2), v[1], v[2]); },
+      {randn64({2, 4, 3}, 74), w, b});
+  expect_gradients_match("x reused as the weight",
+                         [](const auto& v) { return ag::linear(v[0], v[0], v[1]); },
+                         {randn64({4, 4}, 75), randn64({4}, 76)});
+  expect_gradients_match("constant weight",
+                         [w](const auto& v) { return ag::linear(v[0], ag::Variable(w), v[1]); },
+                         {x, b});
+}
+
 TEST_CASE("attention gradients: plain, masked + causal with an empty row, strided, reused") {
   // qkv (B=2, T=5, 3 * H * S) with H = 2 heads of S = 3.
   const Tensor qkv = randn64({2, 5, 18}, 60);

@@ -4,7 +4,7 @@
 // Index tensors are i64 and every index is checked against its bound before a kernel runs, so an
 // out-of-range index is an exception naming the index and the bound, never a wild read. (For an
 // index tensor on the GPU that check copies it to the host: the one host synchronisation these
-// ops make.) The
+// ops make.) Masks and indices may be CPU tensors when the data is on the GPU (copied there). The
 // *_add ops are the adjoints of gather / index_select (their gradients) and are deterministic.
 #include <stdexcept>
 #include <string>
@@ -55,6 +55,15 @@ void check_rank(const Tensor& index, const Shape& shape, const char* op, const c
   }
 }
 
+// A mask or index tensor on the data's device. One on the CPU with data on the GPU is copied
+// there (PyTorch likewise accepts CPU indices for GPU data); any other device mix is an error.
+Tensor on_device_of(const Tensor& t, const Tensor& data, const char* op) {
+  if (t.device() == data.device()) return t;
+  if (t.device() == Device::CPU) return t.to(data.device());
+  check_same_device(t, data, op);  // throws, naming both
+  return t;
+}
+
 void check_one_dim(const Tensor& index, const char* op) {
   if (index.dim() != 1) {
     throw std::invalid_argument(std::string(op) + ": index must be 1-D, got shape " +
@@ -64,10 +73,10 @@ void check_one_dim(const Tensor& index, const char* op) {
 
 }  // namespace
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  check_defined(cond, "where");
+Tensor where(const Tensor& cond_arg, const Tensor& a, const Tensor& b) {
+  check_defined(cond_arg, "where");
   check_same(a, b, "where");
-  check_same_device(cond, a, "where");
+  const Tensor cond = on_device_of(cond_arg, a, "where");
   const Shape shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out(shape, a.dtype(), a.device());
@@ -79,10 +88,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+Tensor masked_fill(const Tensor& x, const Tensor& mask_arg, double value) {
   check_defined(x, "masked_fill");
-  check_defined(mask, "masked_fill");
-  check_same_device(mask, x, "masked_fill");
+  check_defined(mask_arg, "masked_fill");
+  const Tensor mask = on_device_of(mask_arg, x, "masked_fill");
   if (broadcast_shapes(x.shape(), mask.shape(), "masked_fill") != x.shape()) {
     throw std::invalid_argument("masked_fill: mask " + shape_str(mask.shape()) +
                                 " cannot be broadcast to x " + shape_str(x.shape()));
@@ -134,14 +143,14 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   return concat(parts, d);
 }
 
-Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index_arg) {
   check_defined(x, "gather");
-  check_index(index, "gather");
-  check_same_device(index, x, "gather");
+  check_index(index_arg, "gather");
+  const Tensor index = on_device_of(index_arg, x, "gather");
   check_rank(index, x.shape(), "gather", "x");
   const int64_t d = normalize_dim(dim, x.dim(), "gather");
   check_index_fits(index, x.shape(), d, "gather", "x");
-  check_range_along(index, d, x.size(d), "gather");
+  check_range_along(index_arg, d, x.size(d), "gather");
   Tensor out(index.shape(), x.dtype(), x.device());
   if (x.device() == Device::CUDA) {
     cuda::gather(x, d, index, out);
@@ -151,10 +160,10 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   return out;
 }
 
-Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
-  check_index(index, "scatter_add");
+Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index_arg, const Tensor& src) {
+  check_index(index_arg, "scatter_add");
   check_defined(src, "scatter_add");
-  check_same_device(index, src, "scatter_add");
+  const Tensor index = on_device_of(index_arg, src, "scatter_add");
   if (index.shape() != src.shape()) {
     throw std::invalid_argument("scatter_add: index " + shape_str(index.shape()) + " and src " +
                                 shape_str(src.shape()) + " differ in shape");
@@ -162,7 +171,7 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
   check_rank(index, shape, "scatter_add", "shape");
   const int64_t d = normalize_dim(dim, index.dim(), "scatter_add");
   check_index_fits(index, shape, d, "scatter_add", "shape");
-  check_range_along(index, d, shape[d], "scatter_add");
+  check_range_along(index_arg, d, shape[d], "scatter_add");
   Tensor out = zeros(shape, src.dtype(), src.device());
   if (src.device() == Device::CUDA) {
     cuda::scatter_add(out, d, index, src);
@@ -172,13 +181,13 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
   return out;
 }
 
-Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index_arg) {
   check_defined(x, "index_select");
-  check_index(index, "index_select");
-  check_same_device(index, x, "index_select");
+  check_index(index_arg, "index_select");
+  const Tensor index = on_device_of(index_arg, x, "index_select");
   check_one_dim(index, "index_select");
   const int64_t d = normalize_dim(dim, x.dim(), "index_select");
-  check_range_along(index, d, x.size(d), "index_select");
+  check_range_along(index_arg, d, x.size(d), "index_select");
   Shape shape = x.shape();
   shape[d] = index.numel();
   Tensor out(shape, x.dtype(), x.device());
@@ -190,10 +199,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   return out;
 }
 
-Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
-  check_index(index, "index_add");
+Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index_arg, const Tensor& src) {
+  check_index(index_arg, "index_add");
   check_defined(src, "index_add");
-  check_same_device(index, src, "index_add");
+  const Tensor index = on_device_of(index_arg, src, "index_add");
   check_one_dim(index, "index_add");
   const int64_t d = normalize_dim(dim, static_cast<int64_t>(shape.size()), "index_add");
   Shape expected = shape;
@@ -204,7 +213,7 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
                                 " indices into shape " + shape_str(shape) + " along dim " +
                                 std::to_string(d));
   }
-  check_range_along(index, d, shape[d], "index_add");
+  check_range_along(index_arg, d, shape[d], "index_add");
   Tensor out = zeros(shape, src.dtype(), src.device());
   if (src.device() == Device::CUDA) {
     cuda::index_add(out, d, index.contiguous(), src.contiguous());
@@ -214,16 +223,16 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
   return out;
 }
 
-Tensor embedding(const Tensor& weight, const Tensor& ids) {
+Tensor embedding(const Tensor& weight, const Tensor& ids_arg) {
   check_defined(weight, "embedding");
-  check_index(ids, "embedding");
-  check_same_device(ids, weight, "embedding");
+  check_index(ids_arg, "embedding");
+  const Tensor ids = on_device_of(ids_arg, weight, "embedding");
   if (weight.dim() != 2) {
     throw std::invalid_argument("embedding: weight must be 2-D (V,E), got shape " +
                                 shape_str(weight.shape()));
   }
   const int64_t vocab = weight.size(0), width = weight.size(1);
-  check_range(ids, vocab, [&](int64_t id) {
+  check_range(ids_arg, vocab, [&](int64_t id) {
     return "embedding: id " + std::to_string(id) + " out of range for V=" + std::to_string(vocab) +
            " (weight " + shape_str(weight.shape()) + ")";
   });

@@ -160,6 +160,20 @@ TEST_CASE("cuda autograd parity: reductions and matmul") {
       [](const V& v) { return ag::matmul(v[0], ag::transpose(v[1], -1, -2)); }, kMatmul32);
 }
 
+TEST_CASE("cuda autograd parity: fused attention (the composed reference on CUDA)") {
+  using V = std::vector<ag::Variable>;
+  // qkv (B=2, T=5, 3 * H * S) with H = 2 heads of S = 3; task 0's key 0 padded, so under the
+  // causal mask its query 0 sees no key (output 0)
+  const Tensor qkv = r({2, 5, 18}, 20);
+  const Tensor valid = from_indices({0, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 5});
+  backward_parity(
+      "attention", {qkv}, [](const V& v) { return ag::attention(v[0], 2, Tensor(), false, 0.6); },
+      kMatmul32);
+  backward_parity(
+      "attention (valid, causal)", {qkv, valid},
+      [](const V& v) { return ag::attention(v[0], 2, v[1].value(), true, 0.6); }, kMatmul32);
+}
+
 TEST_CASE("cuda autograd parity: softmax, log_softmax, layer_norm") {
   using V = std::vector<ag::Variable>;
   const Tensor x = r({3, 4, 10}, 10);

@@ -108,12 +108,19 @@ TEST_CASE("cuda allocator: a repeated step reuses cached blocks instead of calli
   CHECK(step() == 256.0 * 256 * 256);
 }
 
-TEST_CASE("cuda errors: mixing devices names both tensors") {
+TEST_CASE(
+    "cuda device mixing: errors name both tensors; CPU scalars, masks and indices are moved") {
   SKIP_WITHOUT_CUDA("cuda errors");
   const Tensor a = ones({2, 3}), b = ones({2, 3}, DType::F32, Device::CUDA);
   CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("device mismatch"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(matmul(b, a.transpose(0, 1)), doctest::Contains("device mismatch"),
                        std::invalid_argument);
+  // a CPU mask or index may meet CUDA data (it is copied there), not the other way round
+  CHECK(index_select(b, 0, from_indices({1, 0})).device() == Device::CUDA);
+  CHECK(max_abs_diff(masked_fill(b, from_indices({0, 1, 0}, {1, 3}), 5.0),
+                     masked_fill(a, from_indices({0, 1, 0}, {1, 3}), 5.0)) == 0.0);
+  CHECK_THROWS_WITH_AS(index_select(a, 0, from_indices({1}).to(Device::CUDA)),
+                       doctest::Contains("device mismatch"), std::invalid_argument);
   // a 0-d CPU scalar may meet a CUDA tensor (PyTorch's rule)
   CHECK(add(b, scalar_tensor(2.0)).device() == Device::CUDA);
   CHECK(max_abs_diff(add(b, scalar_tensor(2.0)), full({2, 3}, 3.0)) == 0.0);

@@ -52,9 +52,17 @@ std::string Tensor::describe() const {
   return std::string(dtype_name(dtype_)) + " " + shape_str(shape_) + " " + device_name(device());
 }
 
-void* Tensor::raw_data() const {
+void* Tensor::raw_device_data() const {
   if (!storage_) throw std::invalid_argument("data: undefined tensor");
   return static_cast<char*>(storage_->data()) + offset_ * dtype_size(dtype_);
+}
+
+void* Tensor::raw_data() const {
+  if (storage_ && storage_->device() != Device::CPU) {
+    throw std::invalid_argument("data: " + describe() +
+                                " is not on the CPU; copy it there first (to(Device::CPU))");
+  }
+  return raw_device_data();
 }
 
 // ------------------------------------------------------------------------------------ views
@@ -302,12 +310,13 @@ Tensor& Tensor::copy_(const Tensor& src) {
     const Tensor s =
         src.expand(shape_).contiguous();  // on src's device; throws if not broadcastable
     if (is_contiguous() && s.dtype() == dtype_) {
-      cuda_copy(raw_data(), s.raw_data(), numel() * dtype_size(dtype_), device(), s.device());
+      cuda_copy(raw_device_data(), s.raw_device_data(), numel() * dtype_size(dtype_), device(),
+                s.device());
       return *this;
     }
     Tensor staged(shape_, s.dtype(), device());
-    cuda_copy(staged.raw_data(), s.raw_data(), numel() * dtype_size(s.dtype()), device(),
-              s.device());
+    cuda_copy(staged.raw_device_data(), s.raw_device_data(), numel() * dtype_size(s.dtype()),
+              device(), s.device());
     return copy_(staged);
   }
   if (device() == Device::CUDA) {

@@ -45,10 +45,17 @@ class Tensor {
   // "f32 (2,3) cpu" — for error messages.
   std::string describe() const;
 
-  // Typed pointer to element (0, 0, ...). Throws if T does not match dtype().
+  // Typed pointer to element (0, 0, ...), for reading and writing on the host: throws if T does
+  // not match dtype() or if the tensor is not on the CPU (copy it with to(Device::CPU) first), so
+  // host code can never dereference a GPU address.
   template <class T>
   T* data() const;
   void* raw_data() const;
+  // The same address on the tensor's own device (a GPU address for a CUDA tensor), for backends
+  // that hand it to their kernels (tensor/cuda/) or copies. Never dereference it on the host.
+  template <class T>
+  T* device_data() const;
+  void* raw_device_data() const;
 
   // --- views (no copy) ------------------------------------------------------------------------
   // view: the same elements under a new shape; needs strides compatible with it (one -1 allowed).
@@ -102,6 +109,15 @@ T* Tensor::data() const {
                                 " from a " + dtype_name(dtype_) + " tensor");
   }
   return static_cast<T*>(raw_data());
+}
+
+template <class T>
+T* Tensor::device_data() const {
+  if (dtype_of<T>() != dtype_) {
+    throw std::invalid_argument(std::string("device_data: requested ") + dtype_name(dtype_of<T>()) +
+                                " from a " + dtype_name(dtype_) + " tensor");
+  }
+  return static_cast<T*>(raw_device_data());
 }
 
 }  // namespace tg

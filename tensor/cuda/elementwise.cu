@@ -41,8 +41,8 @@ void map1(const Tensor& x, Tensor& out, F f) {
   const int64_t n = out.numel();
   if (n == 0) return;
   const Strided<2> s = make_strided<2>(out.shape(), {out.strides(), x.strides()});
-  map1_kernel<<<blocks_for(n), kThreads>>>(s, n, static_cast<Out*>(out.raw_data()),
-                                           static_cast<const In*>(x.raw_data()), f);
+  map1_kernel<<<blocks_for(n), kThreads>>>(s, n, static_cast<Out*>(out.raw_device_data()),
+                                           static_cast<const In*>(x.raw_device_data()), f);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -51,7 +51,8 @@ void map2(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   const int64_t n = out.numel();
   if (n == 0) return;
   const Strided<3> s = make_strided<3>(out.shape(), {out.strides(), a.strides(), b.strides()});
-  map2_kernel<<<blocks_for(n), kThreads>>>(s, n, out.data<T>(), a.data<T>(), b.data<T>(), f);
+  map2_kernel<<<blocks_for(n), kThreads>>>(s, n, out.device_data<T>(), a.device_data<T>(),
+                                           b.device_data<T>(), f);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -144,7 +145,7 @@ void fill(Tensor& t, double value) {
   const Strided<1> s = make_strided<1>(t.shape(), {t.strides()});
   dispatch_all(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    fill_kernel<<<blocks_for(n), kThreads>>>(s, n, t.data<T>(), static_cast<T>(value));
+    fill_kernel<<<blocks_for(n), kThreads>>>(s, n, t.device_data<T>(), static_cast<T>(value));
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -214,8 +215,8 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
     using T = decltype(tag);
     dispatch_all(cond.dtype(), [&](auto cond_tag) {
       using C = decltype(cond_tag);
-      where_kernel<<<blocks_for(n), kThreads>>>(s, n, out.data<T>(), cond.data<C>(), a.data<T>(),
-                                                b.data<T>());
+      where_kernel<<<blocks_for(n), kThreads>>>(s, n, out.device_data<T>(), cond.device_data<C>(),
+                                                a.device_data<T>(), b.device_data<T>());
       CUDA_CHECK_LAUNCH();
     });
   });

@@ -14,7 +14,7 @@
 //   anything else:                copied to contiguous first.
 // Batch dims: when they walk memory as one stride per operand (0 for a broadcast operand), one
 // call does the whole batch; otherwise that operand is first expanded to the full batch and made
-// contiguous.
+// contiguous. A batch against one shared b folds into M when a's rows allow (one larger GEMM).
 #pragma once
 #include <cstdint>
 
@@ -91,6 +91,14 @@ inline GemmPlan plan_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
   p.B = shape_numel(batch);
   p.a = gemm_detail::operand(a, batch);
   p.b = gemm_detail::operand(b, batch);
+  // One b for every batch entry (a Linear layer on (B, T, K)) and a's matrices following each
+  // other at its row stride: the batch folds into M, one (B*M, K) @ (K, N) GEMM instead of B small
+  // ones. The output's B matrices are contiguous, so its rows follow each other as well.
+  if (p.B > 1 && p.b.batch_stride == 0 && !p.a.transposed && p.a.batch_stride == p.M * p.a.ld) {
+    p.M *= p.B;
+    p.B = 1;
+    p.a.batch_stride = 0;
+  }
   return p;
 }
 

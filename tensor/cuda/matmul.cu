@@ -71,17 +71,17 @@ void matmul(const Tensor& a, const Tensor& b, Tensor& out) {
   dispatch_float(out.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
     const T one = 1, zero = 0;
-    const T* pa = p.a.t.data<T>();
-    const T* pb = p.b.t.data<T>();
+    const T* pa = p.a.t.device_data<T>();
+    const T* pb = p.b.t.device_data<T>();
     // C^T (N, M) = op(b)^T (N, K) @ op(a)^T (K, M), column-major; ldc = N.
     if constexpr (std::is_same_v<T, float>) {
       CUBLAS_CHECK(cublasSgemmStridedBatched(handle(), op_b, op_a, n, m, k, &one, pb, ldb,
                                              p.b.batch_stride, pa, lda, p.a.batch_stride, &zero,
-                                             out.data<T>(), n, p.M * p.N, batch));
+                                             out.device_data<T>(), n, p.M * p.N, batch));
     } else {
       CUBLAS_CHECK(cublasDgemmStridedBatched(handle(), op_b, op_a, n, m, k, &one, pb, ldb,
                                              p.b.batch_stride, pa, lda, p.a.batch_stride, &zero,
-                                             out.data<T>(), n, p.M * p.N, batch));
+                                             out.device_data<T>(), n, p.M * p.N, batch));
     }
   });
 }

@@ -180,7 +180,7 @@ __global__ void layer_norm_dwdb_sum_kernel(const double* partial, int64_t P, int
 
 template <class T>
 const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
+  return t.defined() ? t.device_data<T>() : nullptr;
 }
 
 }  // namespace
@@ -192,8 +192,8 @@ void softmax(const Tensor& x, int64_t dim, bool log, Tensor& y) {
   const Strided<2> rows = make_strided<2>(row_starts(x.shape(), dim), {x.strides(), y.strides()});
   dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&](auto tag) {
     using T = decltype(tag);
-    softmax_kernel<<<row_blocks(R), row_threads(C)>>>(rows, R, C, x.data<T>(), x.stride(dim),
-                                                      y.data<T>(), y.stride(dim), log);
+    softmax_kernel<<<row_blocks(R), row_threads(C)>>>(rows, R, C, x.device_data<T>(), x.stride(dim),
+                                                      y.device_data<T>(), y.stride(dim), log);
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -208,8 +208,8 @@ void softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool l
   dispatch_float(y.dtype(), log ? "log_softmax_backward" : "softmax_backward", [&](auto tag) {
     using T = decltype(tag);
     softmax_backward_kernel<<<row_blocks(R), row_threads(C)>>>(
-        rows, R, C, grad_y.data<T>(), grad_y.stride(dim), y.data<T>(), y.stride(dim),
-        grad_x.data<T>(), grad_x.stride(dim), log);
+        rows, R, C, grad_y.device_data<T>(), grad_y.stride(dim), y.device_data<T>(), y.stride(dim),
+        grad_x.device_data<T>(), grad_x.stride(dim), log);
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -221,8 +221,8 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, doubl
   dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {
     using T = decltype(tag);
     layer_norm_kernel<<<row_blocks(R), row_threads(C)>>>(
-        x.data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), eps, R, C, y.data<T>(),
-        mean.data<T>(), rstd.data<T>());
+        x.device_data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), eps, R, C,
+        y.device_data<T>(), mean.device_data<T>(), rstd.device_data<T>());
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -238,21 +238,21 @@ void layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& we
   if (R == 0) return;
   dispatch_float(x.dtype(), "layer_norm_backward", [&](auto tag) {
     using T = decltype(tag);
-    layer_norm_dx_kernel<<<row_blocks(R), row_threads(C)>>>(grad_y.data<T>(), x.data<T>(),
-                                                            data_or_null<T>(weight), mean.data<T>(),
-                                                            rstd.data<T>(), R, C, dx.data<T>());
+    layer_norm_dx_kernel<<<row_blocks(R), row_threads(C)>>>(
+        grad_y.device_data<T>(), x.device_data<T>(), data_or_null<T>(weight), mean.device_data<T>(),
+        rstd.device_data<T>(), R, C, dx.device_data<T>());
     CUDA_CHECK_LAUNCH();
     if (!weight.defined()) return;
     const int64_t per_part = (R + 255) / 256 < 16 ? 16 : (R + 255) / 256;  // rows; P <= 256
     const int64_t P = (R + per_part - 1) / per_part;
     Tensor partial({P, 2, C}, DType::F64, Device::CUDA);  // (P, 2, C)
     const dim3 grid(static_cast<unsigned>((C + kThreads - 1) / kThreads), static_cast<unsigned>(P));
-    layer_norm_dwdb_partial_kernel<<<grid, kThreads>>>(grad_y.data<T>(), x.data<T>(),
-                                                       mean.data<T>(), rstd.data<T>(), R, C,
-                                                       per_part, partial.data<double>());
+    layer_norm_dwdb_partial_kernel<<<grid, kThreads>>>(
+        grad_y.device_data<T>(), x.device_data<T>(), mean.device_data<T>(), rstd.device_data<T>(),
+        R, C, per_part, partial.device_data<double>());
     CUDA_CHECK_LAUNCH();
-    layer_norm_dwdb_sum_kernel<<<blocks_for(C), kThreads>>>(partial.data<double>(), P, C,
-                                                            dweight.data<T>(), dbias.data<T>());
+    layer_norm_dwdb_sum_kernel<<<blocks_for(C), kThreads>>>(
+        partial.device_data<double>(), P, C, dweight.device_data<T>(), dbias.device_data<T>());
     CUDA_CHECK_LAUNCH();
   });
 }

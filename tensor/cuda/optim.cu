@@ -35,10 +35,10 @@ void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const A
   if (n == 0) return;
   dispatch_float(param.dtype(), "adamw_step_", [&](auto tag) {
     using T = decltype(tag);
-    adamw_kernel<<<blocks_for(n), kThreads>>>(param.data<T>(), grad.data<T>(), m.data<T>(),
-                                              v.data<T>(), n, T(s.decay), T(s.beta1), T(s.beta2),
-                                              T(1.0 - s.beta1), T(1.0 - s.beta2), T(s.bias2_sqrt),
-                                              T(s.eps), T(s.neg_step_size));
+    adamw_kernel<<<blocks_for(n), kThreads>>>(
+        param.device_data<T>(), grad.device_data<T>(), m.device_data<T>(), v.device_data<T>(), n,
+        T(s.decay), T(s.beta1), T(s.beta2), T(1.0 - s.beta1), T(1.0 - s.beta2), T(s.bias2_sqrt),
+        T(s.eps), T(s.neg_step_size));
     CUDA_CHECK_LAUNCH();
   });
 }

@@ -117,7 +117,8 @@ void reduce_rows(Reduction op, const Tensor& x, int64_t C, Tensor& out) {
   if (R == 0) return;
   dispatch_float(x.dtype(), "reduce", [&](auto tag) {
     using T = decltype(tag);
-    reduce_rows_kernel<<<row_blocks(R), row_threads(C)>>>(op, x.data<T>(), R, C, out.data<T>());
+    reduce_rows_kernel<<<row_blocks(R), row_threads(C)>>>(op, x.device_data<T>(), R, C,
+                                                          out.device_data<T>());
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -127,7 +128,8 @@ void argmax_rows(const Tensor& x, int64_t C, Tensor& out) {
   if (R == 0) return;
   dispatch_float(x.dtype(), "argmax", [&](auto tag) {
     using T = decltype(tag);
-    argmax_rows_kernel<<<row_blocks(R), row_threads(C)>>>(x.data<T>(), R, C, out.data<int64_t>());
+    argmax_rows_kernel<<<row_blocks(R), row_threads(C)>>>(x.device_data<T>(), R, C,
+                                                          out.device_data<int64_t>());
     CUDA_CHECK_LAUNCH();
   });
 }

@@ -93,8 +93,9 @@ void gather(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
       make_strided<3>(index.shape(), {out.strides(), index.strides(), with(x.strides(), dim, 0)});
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    gather_kernel<<<blocks_for(n), kThreads>>>(s, n, out.data<T>(), index.data<int64_t>(),
-                                               x.data<T>(), x.stride(dim));
+    gather_kernel<<<blocks_for(n), kThreads>>>(s, n, out.device_data<T>(),
+                                               index.device_data<int64_t>(), x.device_data<T>(),
+                                               x.stride(dim));
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -107,9 +108,9 @@ void scatter_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& sr
   const Strided<3> s = make_strided<3>(line_shape, {out.strides(), index.strides(), src.strides()});
   dispatch_all(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    scatter_add_kernel<<<blocks_for(lines), kThreads>>>(s, lines, n, out.data<T>(), out.stride(dim),
-                                                        index.data<int64_t>(), index.stride(dim),
-                                                        src.data<T>(), src.stride(dim));
+    scatter_add_kernel<<<blocks_for(lines), kThreads>>>(
+        s, lines, n, out.device_data<T>(), out.stride(dim), index.device_data<int64_t>(),
+        index.stride(dim), src.device_data<T>(), src.stride(dim));
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -120,8 +121,8 @@ void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out
   const int64_t n = index.numel();          // out (O, n, I)
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    index_select_kernel<<<blocks_for(out.numel()), kThreads>>>(x.data<T>(), index.data<int64_t>(),
-                                                               s, n, out.data<T>());
+    index_select_kernel<<<blocks_for(out.numel()), kThreads>>>(
+        x.device_data<T>(), index.device_data<int64_t>(), s, n, out.device_data<T>());
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -133,7 +134,7 @@ void index_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src)
   dispatch_all(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     index_add_kernel<<<blocks_for(s.outer * s.inner), kThreads>>>(
-        out.data<T>(), index.data<int64_t>(), s, n, src.data<T>());
+        out.device_data<T>(), index.device_data<int64_t>(), s, n, src.device_data<T>());
     CUDA_CHECK_LAUNCH();
   });
 }

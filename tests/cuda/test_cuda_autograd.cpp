@@ -156,6 +156,9 @@ TEST_CASE("cuda autograd parity: reductions and matmul") {
       "matmul", {r({2, 4, 9}, 6), r({9, 3}, 7)}, [](const V& v) { return ag::matmul(v[0], v[1]); },
       kMatmul32);
   backward_parity(
+      "linear", {r({2, 4, 9}, 21), r({3, 9}, 22), r({3}, 23)},
+      [](const V& v) { return ag::linear(v[0], v[1], v[2]); }, kMatmul32);
+  backward_parity(
       "batched matmul (attention shapes)", {r({2, 3, 5, 8}, 8), r({2, 3, 5, 8}, 9)},
       [](const V& v) { return ag::matmul(v[0], ag::transpose(v[1], -1, -2)); }, kMatmul32);
 }

@@ -115,6 +115,9 @@ TEST_CASE(
   CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("device mismatch"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(matmul(b, a.transpose(0, 1)), doctest::Contains("device mismatch"),
                        std::invalid_argument);
+  // host code cannot take a GPU address by mistake
+  CHECK_THROWS_WITH_AS(b.data<float>(), doctest::Contains("not on the CPU"), std::invalid_argument);
+  CHECK(b.device_data<float>() != nullptr);
   // a CPU mask or index may meet CUDA data (it is copied there), not the other way round
   CHECK(index_select(b, 0, from_indices({1, 0})).device() == Device::CUDA);
   CHECK(max_abs_diff(masked_fill(b, from_indices({0, 1, 0}, {1, 3}), 5.0),
@@ -303,6 +306,9 @@ TEST_CASE("cuda matmul: transposed, sliced, batched and broadcast operands on cu
     mm("1-D right", {7, 33}, {33}, id, id);
     mm("dot", {33}, {33}, id, id);
     mm("K = 0", {7, 0}, {0, 9}, id, id);
+    forward_parity(
+        "linear", {r({2, 7, 33}, seed++, dt), r({9, 33}, seed++, dt), r({9}, seed++, dt)},
+        [](const auto& v) { return linear(v[0], v[1], v[2]); }, kMatmul32);
   }
 }
 

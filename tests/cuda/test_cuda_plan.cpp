@@ -146,4 +146,21 @@ TEST_CASE("cuda matmul plan: operand swap, transpose flags, leading dims and bat
   check_plan(r({K, 5}).narrow(1, 2, 1).transpose(0, 1), r({K, N}));  // (1, K) with a column stride
   check_plan(r({M, 1}), r({1, N}));                                  // outer product, K = 1
   check_plan(r({1, K}), r({K, 1}));                                  // M = N = 1
+  check_plan(r({B, 1, K}), r({K, N}));                               // folded, M = 1
+  check_plan(r({B, M, K + 2}).narrow(2, 0, K), r({K, N}));           // folded, sliced rows
+  check_plan(r({B, M + 1, K}).narrow(1, 0, M), r({K, N}));           // gaps: not folded
+  check_plan(r({M, B, K}).permute({1, 0, 2}), r({N, K}).transpose(0, 1));  // not foldable
+}
+
+TEST_CASE("cuda matmul plan: a batch against one shared matrix folds into a single GEMM") {
+  Generator gen(12);
+  const Tensor x = randn({4, 3, 5, 8}, gen, DType::F64);  // (B..., T, K): a Linear's input
+  const Tensor w = randn({6, 8}, gen, DType::F64);        // (O, K)
+  const cuda::GemmPlan p = cuda::plan_gemm(x, w.transpose(0, 1), zeros({4, 3, 5, 6}));
+  CHECK(p.B == 1);
+  CHECK(p.M == 4 * 3 * 5);
+  CHECK(p.b.transposed);  // w^T is read in place, not copied
+  const cuda::GemmPlan q =
+      cuda::plan_gemm(x.narrow(2, 0, 4), w.transpose(0, 1), zeros({4, 3, 4, 6}));
+  CHECK(q.B == 12);  // the matrices' rows do not follow each other: no fold
 }

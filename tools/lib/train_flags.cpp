@@ -151,8 +151,8 @@ TrainOptions default_options_impl() {
   o.eval_tasks = 256;
   o.checkpoint_every = 500;
   o.out = "runs/default";
-  // One thread: on 2 cores it is 0.157 s/step against 0.119 s with two when the machine is
-  // idle, but two threads that must share a core with anything else stall at every OpenMP
+  // One thread (about 0.11 s/step here, docs/performance.md): two are faster on an idle
+  // machine, but two threads that must share a core with anything else stall at every OpenMP
   // barrier (steps up to 20x slower, measured); one thread degrades gracefully. --threads 2
   // for an idle machine. (docs/results.md)
   o.threads = 1;

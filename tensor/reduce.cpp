@@ -4,8 +4,9 @@
 // dims into kept and reduced ones (cpu::ReduceGeometry) and calls the CPU kernel, which walks x
 // in place for the common layouts; for the rest, x is first permuted to (kept..., reduced...) and
 // made contiguous. With keepdim the reduced dims stay as size 1. Results are contiguous.
-// On CUDA, x is always permuted to (kept..., reduced...) and made contiguous (a copy unless it
-// already is), and cuda::reduce_rows reduces each row of that (R, C) layout.
+// On CUDA, x is permuted to (kept..., reduced...) and made contiguous (a copy unless it already
+// is), and cuda::reduce_rows reduces each row of that (R, C) layout; a sum or mean over the
+// leading dims of a contiguous x (a bias gradient) sums its columns in place instead.
 //   sum over no elements = 0, mean = NaN, logsumexp = -inf; max/min/argmax of nothing throw.
 #include <stdexcept>
 #include <string>
@@ -69,6 +70,16 @@ Tensor reduced_dims_last(const Tensor& x, std::vector<bool>& reduced) {
   return x.permute(order).contiguous();
 }
 
+// x is contiguous, its first dims are reduced and the rest kept (at least one of each): x is
+// (R, K) with the reduced elements of each output down a column (a bias gradient's layout).
+bool reduces_leading_dims(const Tensor& x, const std::vector<bool>& reduced) {
+  if (!x.is_contiguous() || x.dim() < 2 || !reduced.front() || reduced.back()) return false;
+  int64_t d = 0;
+  while (d < x.dim() && reduced[d]) ++d;
+  while (d < x.dim() && !reduced[d]) ++d;
+  return d == x.dim();
+}
+
 cuda::Reduction cuda_reduction(cpu::ReduceOp op) {
   switch (op) {
     case cpu::ReduceOp::Sum:
@@ -97,6 +108,11 @@ Tensor reduce(cpu::ReduceOp op, const char* name, const Tensor& x, const std::ve
                                 shape_str(x.shape()) + ", dims " + shape_str(dims) + ")");
   }
   if (x.device() == Device::CUDA) {
+    if (reduces_leading_dims(x, reduced) &&
+        (op == cpu::ReduceOp::Sum || op == cpu::ReduceOp::Mean)) {
+      cuda::reduce_columns(cuda_reduction(op), x, shape_numel(g.reduced), out);  // x (R, K)
+      return out;
+    }
     const Tensor rows = reduced_dims_last(x, reduced);  // (R, C) contiguous
     cuda::reduce_rows(cuda_reduction(op), rows, shape_numel(g.reduced), out);
     return out;

@@ -42,6 +42,9 @@ enum class Reduction { Sum, Mean, Max, Min, LogSumExp };
 // x contiguous, seen as (R, C): out (R elements, contiguous) = reduction of each row.
 // C may be 0 (sum 0, mean NaN, logsumexp -inf; the caller rejects max/min of nothing).
 void reduce_rows(Reduction op, const Tensor& x, int64_t C, Tensor& out);
+// Sum or Mean only. x contiguous, seen as (R, K) (the reduced dims leading): out (K elements,
+// contiguous) = the sum (or mean) of each column. R may be 0 (sum 0, mean NaN).
+void reduce_columns(Reduction op, const Tensor& x, int64_t R, Tensor& out);
 // x contiguous (R, C) with C >= 1: out (R, i64) = index of the first maximum (NaN counts as max).
 void argmax_rows(const Tensor& x, int64_t C, Tensor& out);
 

@@ -2,9 +2,11 @@
 // logsumexp, argmax.
 //
 // The caller (reduce.cpp) has permuted the reduced dims last and made x contiguous, so every
-// reduction is "one output per row". One block per row: each thread folds a strided part of the
-// row, then the block combines the threads' partial results in a fixed tree (the same answer on
-// every run). Accumulation is in double, as on the CPU. The semantics are the CPU's:
+// reduction is "one output per row". (Sums over leading dims of a contiguous x — bias gradients —
+// skip that copy: reduce_columns sums the columns of x seen as (R, K) directly.) One block per row:
+// each thread folds a strided part of the row, then the block combines the threads' partial results
+// in a fixed tree (the same answer on every run). Accumulation is in double, as on the CPU. The
+// semantics are the CPU's:
 //   max / min: NaN wins;  logsumexp: the row max is subtracted first, exp is taken in T, a
 //   non-finite max (+inf, NaN, or -inf for an all -inf or empty row) is the result itself;
 //   mean of nothing is NaN; argmax: the first maximum, a NaN counting as the maximum.
@@ -110,7 +112,54 @@ __global__ void argmax_rows_kernel(const T* x, int64_t R, int64_t C, int64_t* ou
   }
 }
 
+// Column sums of x (R, K) contiguous, in two passes: part p of the rows (rows_per_part each)
+// into partial (P, K) in double, one thread per column (a warp reads consecutive columns of one
+// row); then the parts in order. out[k] = sum (or mean) of column k.
+template <class T>
+__global__ void column_partial_kernel(const T* x, int64_t R, int64_t K, int64_t rows_per_part,
+                                      double* partial) {
+  const int64_t k = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  const int64_t p = blockIdx.y;
+  if (k >= K) return;
+  const int64_t end = (p + 1) * rows_per_part < R ? (p + 1) * rows_per_part : R;
+  double s = 0.0;
+  for (int64_t r = p * rows_per_part; r < end; ++r) s += static_cast<double>(x[r * K + k]);
+  partial[p * K + k] = s;
+}
+
+template <class T>
+__global__ void column_finish_kernel(const double* partial, int64_t P, int64_t K, double divisor,
+                                     T* out) {
+  const int64_t k = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (k >= K) return;
+  double s = 0.0;
+  for (int64_t p = 0; p < P; ++p) s += partial[p * K + k];
+  out[k] = static_cast<T>(s / divisor);
+}
+
 }  // namespace
+
+void reduce_columns(Reduction op, const Tensor& x, int64_t R, Tensor& out) {
+  const int64_t K = out.numel();
+  if (K == 0) return;
+  const int64_t per_part = (R + 255) / 256 < 16 ? 16 : (R + 255) / 256;  // rows; P <= 256
+  const int64_t P = R == 0 ? 1 : (R + per_part - 1) / per_part;
+  Tensor partial = zeros({P, K}, DType::F64, Device::CUDA);  // (P, K)
+  const double divisor = op == Reduction::Mean ? static_cast<double>(R) : 1.0;
+  dispatch_float(x.dtype(), "reduce", [&](auto tag) {
+    using T = decltype(tag);
+    if (R > 0) {
+      const dim3 grid(static_cast<unsigned>((K + kThreads - 1) / kThreads),
+                      static_cast<unsigned>(P));
+      column_partial_kernel<<<grid, kThreads>>>(x.device_data<T>(), R, K, per_part,
+                                                partial.device_data<double>());
+      CUDA_CHECK_LAUNCH();
+    }
+    column_finish_kernel<<<blocks_for(K), kThreads>>>(partial.device_data<double>(), P, K, divisor,
+                                                      out.device_data<T>());
+    CUDA_CHECK_LAUNCH();
+  });
+}
 
 void reduce_rows(Reduction op, const Tensor& x, int64_t C, Tensor& out) {
   const int64_t R = out.numel();

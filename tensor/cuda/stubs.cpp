@@ -40,6 +40,7 @@ void add_inplace(Tensor&, const Tensor&, double) { no_cuda("add_"); }
 void mul_inplace(Tensor&, double) { no_cuda("mul_"); }
 void where(const Tensor&, const Tensor&, const Tensor&, Tensor&) { no_cuda("where"); }
 void reduce_rows(Reduction, const Tensor&, int64_t, Tensor&) { no_cuda("reduce"); }
+void reduce_columns(Reduction, const Tensor&, int64_t, Tensor&) { no_cuda("reduce"); }
 void argmax_rows(const Tensor&, int64_t, Tensor&) { no_cuda("argmax"); }
 void matmul(const Tensor&, const Tensor&, Tensor&) { no_cuda("matmul"); }
 void softmax(const Tensor&, int64_t, bool, Tensor&) { no_cuda("softmax"); }

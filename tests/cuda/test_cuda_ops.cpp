@@ -240,6 +240,23 @@ TEST_CASE("cuda reductions over any dims, keepdim, empty, argmax, sum_to_shape")
           },
           kSum32);
     }
+    // over the leading dims of a contiguous x (the column walk: bias gradients)
+    const Tensor bias_grad = r({4, 300, 24}, 12, dt);
+    forward_parity(
+        "sum over leading dims", {bias_grad},
+        [](const auto& v) {
+          return sum(v[0], {0, 1});
+        },
+        kSum32);
+    forward_parity(
+        "mean over leading dims", {bias_grad}, [](const auto& v) { return mean(v[0], {0}, true); },
+        kSum32);
+    forward_parity(
+        "sum_to_shape (bias)", {bias_grad}, [](const auto& v) { return sum_to_shape(v[0], {24}); },
+        kSum32);
+    forward_parity(
+        "sum over no rows", {r({0, 3}, 1, dt)}, [](const auto& v) { return sum(v[0], {0}); },
+        kSum32);
     forward_parity(
         "sum of nothing", {r({3, 0}, 1, dt)}, [](const auto& v) { return sum(v[0], {1}); }, kSum32);
     forward_parity(

@@ -57,7 +57,8 @@ Variable matmul(const Variable& a, const Variable& b) {
 
 // ---- linear: y = x W^T + b, x (..., K), W (O, K), b (O) or undefined; g = dL/dy (..., O)
 //   dx = g W (..., K);  dW = g2^T x2 (O, K) with the batch dims folded into rows (one GEMM);
-//   db = the sum of g2 over rows.  (x2, g2: x and g as (M, K) and (M, O) matrices.)
+//   db = the sum of g2 over rows.  (x2, g2: x and g as (M, K) and (M, O) matrices;
+//   tg::linear_backward, which spreads the GEMMs over the threads by rows.)
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
   const Tensor xv = x.value(), wv = weight.value();
   const Tensor bv = bias.defined() ? bias.value() : Tensor();
@@ -66,14 +67,10 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   if (bias.defined()) inputs.push_back(bias);
   return make_op("linear", std::move(y), inputs,
                  [xv, wv](const Tensor& g, const Needs& needs) -> Grads {
-                   const int64_t K = xv.size(-1), O = wv.size(0);
-                   Grads grads(needs.size());
-                   if (needs[0]) grads[0] = tg::matmul(g, wv);  // (..., O) @ (O, K)
-                   const Tensor g2 = g.reshape({-1, O});        // (M, O)
-                   if (needs[1]) {
-                     grads[1] = tg::matmul(g2.transpose(0, 1), xv.reshape({-1, K}));  // (O, K)
-                   }
-                   if (needs.size() > 2 && needs[2]) grads[2] = tg::sum(g2, {0});  // (O)
+                   const bool need_bias = needs.size() > 2 && needs[2];
+                   LinearGrads d = tg::linear_backward(g, xv, wv, needs[0], needs[1], need_bias);
+                   Grads grads = {d.dx, d.dweight};
+                   if (needs.size() > 2) grads.push_back(d.dbias);
                    return grads;
                  });
 }

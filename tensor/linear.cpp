@@ -32,4 +32,33 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   return y.reshape(out_shape);
 }
 
+LinearGrads linear_backward(const Tensor& grad_y, const Tensor& x, const Tensor& w, bool need_x,
+                            bool need_weight, bool need_bias) {
+  check_same(grad_y, x, "linear_backward");
+  check_same(grad_y, w, "linear_backward");
+  const int64_t K = x.size(-1), O = w.size(0);
+  Shape g_shape = x.shape();
+  g_shape.back() = O;
+  if (grad_y.shape() != g_shape || w.dim() != 2 || w.size(1) != K) {
+    throw std::invalid_argument("linear_backward: expected grad_y " + shape_str(g_shape) +
+                                " for x " + shape_str(x.shape()) + " and weight " +
+                                shape_str(w.shape()) + ", got " + shape_str(grad_y.shape()));
+  }
+  LinearGrads r;
+  const Tensor g2 = grad_y.contiguous().reshape({-1, O});  // (M, O)
+  const Tensor x2 = x.contiguous().reshape({-1, K});       // (M, K)
+  if (x.device() != Device::CPU) {
+    if (need_x) r.dx = matmul(grad_y, w);
+    if (need_weight) r.dweight = matmul(g2.transpose(0, 1), x2);
+    if (need_bias) r.dbias = sum(g2, {0});
+    return r;
+  }
+  if (need_x) r.dx = empty(x2.shape(), x.dtype());
+  if (need_weight) r.dweight = empty(w.shape(), w.dtype());
+  if (need_bias) r.dbias = empty({O}, w.dtype());
+  cpu::linear_backward(g2, x2, w.contiguous(), r.dx, r.dweight, r.dbias);
+  if (need_x) r.dx = r.dx.reshape(x.shape());
+  return r;
+}
+
 }  // namespace tg

@@ -137,6 +137,13 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // y = x W^T + b: x (..., K), weight (O, K) as nn.Linear stores it, bias (O) or undefined.
 // On the CPU one GEMM writes the bias and the product together (linear.cpp).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// Its gradients from dL/dy (..., O): dx = g W (x's shape), dweight = g^T x (O, K) summed over
+// every leading dim, dbias = g summed likewise (O); each computed only when asked for.
+struct LinearGrads {
+  Tensor dx, dweight, dbias;
+};
+LinearGrads linear_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                            bool need_x, bool need_weight, bool need_bias);
 
 // ---------------------------------------------------------------- nn kernels (nn_kernels.cpp)
 Tensor softmax(const Tensor& x, int64_t dim);

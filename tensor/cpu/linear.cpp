@@ -1,31 +1,125 @@
-// cpu/linear.cpp — y = x W^T + b on OpenBLAS (see cpu/linear.h).
+// cpu/linear.cpp — nn.Linear's GEMMs on OpenBLAS, threads split by rows (see cpu/linear.h).
 #include "tensor/cpu/linear.h"
 
 #include <cblas.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "tensor/dtype.h"
 
 namespace tg::cpu {
 
+namespace {
+
+// Below this many multiply-adds a GEMM stays on one thread (a parallel region costs microseconds).
+constexpr int64_t kParallelGemmWork = int64_t{1} << 21;
+
+// Row-major C (M, N) = op(A) op(B) + beta C, single call.
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A,
+              static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+}
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda,
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0, A,
+              static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+}
+
+// How many threads a GEMM of this much work gets: 1 below the threshold or inside a parallel
+// region, else all of them.
+int gemm_threads(int64_t work) {
+  if (work < kParallelGemmWork || omp_in_parallel()) return 1;
+  return std::max(1, omp_get_max_threads());
+}
+
+// The [begin, end) of part `i` of `n` rows split into `parts` nearly equal blocks.
+std::pair<int64_t, int64_t> block(int64_t n, int parts, int i) {
+  const int64_t base = n / parts, extra = n % parts;
+  const int64_t begin = i * base + std::min<int64_t>(i, extra);
+  return {begin, begin + base + (i < extra ? 1 : 0)};
+}
+
+// C (M, N) = A (M, K) op(B) + beta C with the rows of A and C split over `threads`; inside the
+// parallel region OpenBLAS (OpenMP build) runs each call single-threaded.
+template <class F>
+void gemm_by_rows(bool tb, int64_t M, int64_t N, int64_t K, const F* A, int64_t lda, const F* B,
+                  int64_t ldb, F beta, F* C, int64_t ldc, int threads) {
+  if (threads <= 1) {
+    gemm(false, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int t = 0; t < threads; ++t) {
+    const auto [r0, r1] = block(M, threads, t);
+    if (r1 > r0) gemm(false, tb, r1 - r0, N, K, A + r0 * lda, lda, B, ldb, beta, C + r0 * ldc, ldc);
+  }
+}
+
+}  // namespace
+
 void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
-  const int M = static_cast<int>(x.size(0)), K = static_cast<int>(x.size(1));
-  const int O = static_cast<int>(w.size(0));
+  const int64_t M = x.size(0), K = x.size(1), O = w.size(0);
   dispatch_float(x.dtype(), "linear", [&](auto tag) {
     using F = decltype(tag);
     F* yp = y.data<F>();
     const bool bias = b.defined();
     if (bias) {  // every row of y starts as b
       const F* bp = b.data<F>();
-      for (int r = 0; r < M; ++r) std::memcpy(yp + static_cast<int64_t>(r) * O, bp, O * sizeof(F));
+      for (int64_t r = 0; r < M; ++r) std::memcpy(yp + r * O, bp, O * sizeof(F));
     }
-    if constexpr (std::is_same_v<F, float>) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, O, K, 1.0f, x.data<F>(), K,
-                  w.data<F>(), K, bias ? 1.0f : 0.0f, yp, O);
-    } else {
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, O, K, 1.0, x.data<F>(), K,
-                  w.data<F>(), K, bias ? 1.0 : 0.0, yp, O);
+    gemm_by_rows<F>(true, M, O, K, x.data<F>(), K, w.data<F>(), K, bias ? F(1) : F(0), yp, O,
+                    gemm_threads(M * O * K));
+  });
+}
+
+void linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, Tensor& dx, Tensor& dw,
+                     Tensor& db) {
+  const int64_t M = g.size(0), O = g.size(1), K = x.size(1);
+  dispatch_float(g.dtype(), "linear_backward", [&](auto tag) {
+    using F = decltype(tag);
+    const F* gp = g.data<F>();
+    if (dx.defined()) {  // dx (M, K) = g (M, O) @ w (O, K)
+      gemm_by_rows<F>(false, M, K, O, gp, O, w.data<F>(), K, F(0), dx.data<F>(), K,
+                      gemm_threads(M * O * K));
+    }
+    if (dw.defined()) {  // dw (O, K) = g^T (O, M) @ x (M, K), split over M
+      const int threads = gemm_threads(M * O * K);
+      F* out = dw.data<F>();
+      if (threads <= 1) {
+        gemm(true, false, O, K, M, gp, O, x.data<F>(), K, F(0), out, K);
+      } else {
+        std::vector<F> partial(static_cast<size_t>(threads - 1) * O * K);
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int t = 0; t < threads; ++t) {
+          const auto [r0, r1] = block(M, threads, t);
+          F* c = t == 0 ? out : partial.data() + static_cast<size_t>(t - 1) * O * K;
+          if (r1 > r0) {
+            gemm(true, false, O, K, r1 - r0, gp + r0 * O, O, x.data<F>() + r0 * K, K, F(0), c, K);
+          } else {
+            std::fill(c, c + O * K, F(0));
+          }
+        }
+        for (int t = 1; t < threads; ++t) {  // fixed order: reproducible at this thread count
+          const F* c = partial.data() + static_cast<size_t>(t - 1) * O * K;
+#pragma omp simd
+          for (int64_t i = 0; i < O * K; ++i) out[i] += c[i];
+        }
+      }
+    }
+    if (db.defined()) {  // db (O) = sum over rows of g
+      F* out = db.data<F>();
+      std::fill(out, out + O, F(0));
+      for (int64_t r = 0; r < M; ++r) {
+        const F* row = gp + r * O;
+#pragma omp simd
+        for (int64_t o = 0; o < O; ++o) out[o] += row[o];
+      }
     }
   });
 }

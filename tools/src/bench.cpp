@@ -7,10 +7,11 @@
 // and then S timed steps of forward, loss, backward, clipping and AdamW, cycling the batches.
 // Prints the median and spread of seconds per step, tokens per second (tokens = tasks x padded
 // N), achieved GFLOP/s (matrix-multiply FLOPs of the step, counted as in bench/torch_tgmm.py),
-// peak memory, and the share of time per op and per op family from the lap profiler
-// (tensor/profiler.h), measured during the timed steps. --json prints one JSON object (keys
-// below) instead. `tools/bench kernels|block` run the kernel and GPT-2 block benchmarks
-// (bench/kernels.cpp, bench/gpt2_block.cpp); this program only does `train`.
+// peak memory (the process's RSS, and the tensors' own peak from the caching allocator), and the
+// share of time per op and per op family from the lap profiler (tensor/profiler.h), measured during
+// the timed steps. --json prints one JSON object (keys below) instead. `tools/bench kernels|block`
+// run the kernel and GPT-2 block benchmarks (bench/kernels.cpp, bench/gpt2_block.cpp); this program
+// only does `train`.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +26,7 @@
 #include "gmm/tasks.h"
 #include "gmm/train_step.h"
 #include "tensor/profiler.h"
+#include "tensor/storage.h"
 #include "tools/lib/train_flags.h"
 
 using namespace tg;
@@ -170,6 +172,7 @@ int main(int argc, char** argv) {
       {"tokens_per_s", tokens / median},
       {"gflops", gflops},
       {"peak_rss_mib", peak_rss_mib()},
+      {"peak_tensor_mib", cpu_allocator_stats().peak_bytes / 1048576.0},
       {"parameters", model.parameter_count()},
   };
   nlohmann::json fam = nlohmann::json::object();
@@ -188,7 +191,8 @@ int main(int argc, char** argv) {
             << quantile(times, 0.75) << ", min " << result["min_step_s"].get<double>() << ", max "
             << result["max_step_s"].get<double>() << "; " << o.steps << " steps)\n";
   std::cout << std::setprecision(1) << "  " << tokens / median << " tokens/s, " << gflops
-            << " GFLOP/s (matmul FLOPs), peak RSS " << peak_rss_mib() << " MiB\n\n";
+            << " GFLOP/s (matmul FLOPs), peak RSS " << peak_rss_mib() << " MiB (tensors "
+            << cpu_allocator_stats().peak_bytes / 1048576.0 << " MiB)\n\n";
   std::cout << "Time by op family (lap profiler, all timed steps):\n";
   for (const auto& [name, s] : family_list) {
     std::cout << "  " << std::left << std::setw(28) << name << std::right << std::setw(6)

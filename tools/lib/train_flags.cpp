@@ -3,9 +3,13 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace tg::tools {
@@ -125,6 +129,21 @@ const std::map<std::string, std::string> kPaperRecipe = {{"backbone", "gpt2"},
                                                          {"eval-n", "32,64,128"},
                                                          {"eval-tasks", "128"}};
 
+// Threads, measured for the default run on the 2-core machine (docs/results.md, "Threads and
+// time"), seconds per step idle / with one other busy process:
+//   one thread                                  0.098 / 0.112
+//   two, OpenMP's default (spinning) waits      0.059 / 0.219  (each barrier waits for a slice)
+//   two, OMP_WAIT_POLICY=passive (threads sleep) 0.071 / 0.103
+// So: every core when the wait policy is passive (the tools/train launcher sets it unless the
+// environment already says otherwise), else one thread.
+int default_threads() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  std::string p = policy ? policy : "";
+  for (char& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (p != "passive") return 1;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 // Our default: small enough for a 2-core CPU in minutes (docs/results.md).
 TrainOptions default_options_impl() {
   TrainOptions o;
@@ -151,11 +170,7 @@ TrainOptions default_options_impl() {
   o.eval_tasks = 256;
   o.checkpoint_every = 500;
   o.out = "runs/default";
-  // One thread (about 0.11 s/step here, docs/performance.md): two are faster on an idle
-  // machine, but two threads that must share a core with anything else stall at every OpenMP
-  // barrier (steps up to 20x slower, measured); one thread degrades gracefully. --threads 2
-  // for an idle machine. (docs/results.md)
-  o.threads = 1;
+  o.threads = default_threads();
   return o;
 }
 

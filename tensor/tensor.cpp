@@ -320,6 +320,15 @@ Tensor& Tensor::copy_(const Tensor& src) {
     return copy_(staged);
   }
   if (device() == Device::CUDA) {
+    // A broadcast (stride-0) destination would have many GPU threads write one element with
+    // different values: refuse it instead of racing.
+    for (size_t d = 0; d < shape_.size(); ++d) {
+      if (strides_[d] == 0 && shape_[d] > 1) {
+        throw std::invalid_argument("copy_: destination " + describe() +
+                                    " is a broadcast view (stride 0); copy into a tensor that "
+                                    "owns its elements");
+      }
+    }
     cuda::copy(src.expand(shape_), *this);
     return *this;
   }

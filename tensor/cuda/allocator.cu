@@ -68,10 +68,16 @@ void* cuda_malloc(int64_t nbytes) {
     k.free_lists[c].pop_back();
     k.stats.cached_bytes -= block;
   } else {
-    if (cudaMalloc(&p, static_cast<size_t>(block)) != cudaSuccess) {
-      cudaGetLastError();  // clear the out-of-memory error, free the cache, try once more
+    const cudaError_t first = cudaMalloc(&p, static_cast<size_t>(block));
+    if (first == cudaErrorMemoryAllocation) {
+      // Out of memory: clear the error, wait until no queued kernel can still read a cached
+      // block, free the cache, and try once more.
+      cudaGetLastError();
+      CUDA_CHECK(cudaDeviceSynchronize());
       release_locked(k);
       CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(block)));
+    } else {
+      CUDA_CHECK(first);  // any other error (e.g. a sticky fault from an earlier kernel)
     }
     ++k.stats.mallocs;
   }

@@ -16,6 +16,7 @@
 // call does the whole batch; otherwise that operand is first expanded to the full batch and made
 // contiguous. A batch against one shared b folds into M when a's rows allow (one larger GEMM).
 #pragma once
+#include <climits>
 #include <cstdint>
 
 #include "tensor/tensor.h"
@@ -94,7 +95,9 @@ inline GemmPlan plan_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
   // One b for every batch entry (a Linear layer on (B, T, K)) and a's matrices following each
   // other at its row stride: the batch folds into M, one (B*M, K) @ (K, N) GEMM instead of B small
   // ones. The output's B matrices are contiguous, so its rows follow each other as well.
-  if (p.B > 1 && p.b.batch_stride == 0 && !p.a.transposed && p.a.batch_stride == p.M * p.a.ld) {
+  // (Only while B * M still fits cuBLAS's int; otherwise the strided-batched call is used.)
+  if (p.B > 1 && p.b.batch_stride == 0 && !p.a.transposed && p.a.batch_stride == p.M * p.a.ld &&
+      p.M * p.B <= INT_MAX) {
     p.M *= p.B;
     p.B = 1;
     p.a.batch_stride = 0;

@@ -167,15 +167,17 @@ __global__ void layer_norm_dwdb_partial_kernel(const T* g, const T* x, const T* 
 template <class T>
 __global__ void layer_norm_dwdb_sum_kernel(const double* partial, int64_t P, int64_t C, T* dw,
                                            T* db) {
-  const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (c >= C) return;
-  double sw = 0.0, sb = 0.0;
-  for (int64_t p = 0; p < P; ++p) {
-    sw += partial[(p * 2) * C + c];
-    sb += partial[(p * 2 + 1) * C + c];
+  // Grid-stride: the launch caps the grid (launch.cuh), so one thread may own several columns.
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < C;
+       c += int64_t{gridDim.x} * blockDim.x) {
+    double sw = 0.0, sb = 0.0;
+    for (int64_t p = 0; p < P; ++p) {
+      sw += partial[(p * 2) * C + c];
+      sb += partial[(p * 2 + 1) * C + c];
+    }
+    dw[c] = static_cast<T>(sw);
+    db[c] = static_cast<T>(sb);
   }
-  dw[c] = static_cast<T>(sw);
-  db[c] = static_cast<T>(sb);
 }
 
 template <class T>

@@ -130,11 +130,13 @@ __global__ void column_partial_kernel(const T* x, int64_t R, int64_t K, int64_t 
 template <class T>
 __global__ void column_finish_kernel(const double* partial, int64_t P, int64_t K, double divisor,
                                      T* out) {
-  const int64_t k = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (k >= K) return;
-  double s = 0.0;
-  for (int64_t p = 0; p < P; ++p) s += partial[p * K + k];
-  out[k] = static_cast<T>(s / divisor);
+  // Grid-stride: the launch caps the grid (launch.cuh), so one thread may own several columns.
+  for (int64_t k = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; k < K;
+       k += int64_t{gridDim.x} * blockDim.x) {
+    double s = 0.0;
+    for (int64_t p = 0; p < P; ++p) s += partial[p * K + k];
+    out[k] = static_cast<T>(s / divisor);
+  }
 }
 
 }  // namespace

@@ -159,9 +159,12 @@ TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& v
   const Tensor k_minus_1 = add_scalar(ks.to(DType::F64), -1.0).to(DType::I64);    // (B)
   ag::Variable task = task_embedding_->forward(k_minus_1);                        // (B, 128)
   task = ag::expand(ag::unsqueeze(task, 1), {B, N, TgmmConfig::kTaskEmbedding});  // (B, N, 128)
-  const ag::Variable points(x.to(c.dtype));                                       // (B, N, d)
-  ag::Variable tokens = ag::concat({points, task}, 2);                            // (B, N, d+128)
-  ag::Variable h = backbone_->forward(read_in_->forward(tokens), valid);          // (B, N, D)
+  // Points go to the parameters' device; ks, valid and the index tensors may stay on the host
+  // (ops accept CPU masks and indices with device data).
+  const Device device = read_in_->weight().value().device();
+  const ag::Variable points(x.to(c.dtype).to(device));                    // (B, N, d)
+  ag::Variable tokens = ag::concat({points, task}, 2);                    // (B, N, d+128)
+  ag::Variable h = backbone_->forward(read_in_->forward(tokens), valid);  // (B, N, D)
 
   // Readouts, one per K, over that K's tasks; then back into task order.
   std::vector<ag::Variable> pooled;
@@ -196,11 +199,12 @@ TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& v
   } else {
     Tensor eye = zeros({Km, Km}, c.dtype);
     for (int64_t j = 0; j < Km; ++j) eye.narrow(0, j, 1).narrow(1, j, 1).fill_(1.0);
+    eye = eye.to(o.device());
     logits = ag::sum(weight_part * ag::Variable(eye), {2});  // o_j[j]
   }
   const Tensor slot = arange(Km, DType::F64).unsqueeze(0);                           // (1, Kmax)
   const Tensor beyond_k = ge(slot.expand({B, Km}), ks.to(DType::F64).unsqueeze(1));  // (B, Kmax)
-  logits = ag::masked_fill(logits, beyond_k.to(c.dtype), kMaskedLogit);
+  logits = ag::masked_fill(logits, beyond_k.to(c.dtype).to(o.device()), kMaskedLogit);
   return {ag::log_softmax(logits, 1), ag::narrow(o, 2, Km, c.d)};
 }
 

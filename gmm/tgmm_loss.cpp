@@ -21,13 +21,15 @@ LossKind parse_loss_kind(const std::string& name) {
 
 SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossKind kind) {
   const DType dt = output.means.dtype();
-  SlotTargets t{batch.weights.to(dt), batch.means.to(dt)};
+  const Device dev = output.means.device();  // targets go where the model's outputs are
+  SlotTargets t{batch.weights.to(dt).to(dev), batch.means.to(dt).to(dev)};
   if (kind == LossKind::Sorted) return t;
 
   const int64_t B = batch.batch_size(), Km = batch.k_max(), d = batch.d();
-  const Tensor pred = output.means.value().to(DType::F64).contiguous();  // (B, Kmax, d)
-  const Tensor truth_mu = batch.means.to(DType::F64).contiguous();       // (B, Kmax, d)
-  const Tensor truth_pi = batch.weights.to(DType::F64).contiguous();     // (B, Kmax)
+  // The matching runs on the host: (B, Kmax, d) predictions come back from the device if needed.
+  const Tensor pred = output.means.value().to(Device::CPU).to(DType::F64).contiguous();
+  const Tensor truth_mu = batch.means.to(DType::F64).contiguous();    // (B, Kmax, d)
+  const Tensor truth_pi = batch.weights.to(DType::F64).contiguous();  // (B, Kmax)
   Tensor w = zeros({B, Km}, DType::F64), m = zeros({B, Km, d}, DType::F64);
   const double* pm = pred.data<double>();
   const double* tm = truth_mu.data<double>();
@@ -60,15 +62,15 @@ SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossK
       for (int64_t e = 0; e < d; ++e) mm[(b * Km + i) * d + e] = tm[(b * Km + j) * d + e];
     }
   }
-  return {w.to(dt), m.to(dt)};
+  return {w.to(dt).to(dev), m.to(dt).to(dev)};
 }
 
 TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind) {
   const DType dt = output.means.dtype();
   const int64_t d = batch.d();
   const SlotTargets target = slot_targets(output, batch, kind);
-  const Tensor mask = batch.component_mask.to(dt);  // (B, Kmax)
-  const Tensor k = sum(mask, {1});                  // (B) components per task
+  const Tensor mask = batch.component_mask.to(dt).to(output.means.device());  // (B, Kmax)
+  const Tensor k = sum(mask, {1});  // (B) components per task
 
   // -sum_k pi_k log pi_hat_k; slots >= K have pi_k = 0 and a finite log pi_hat_k.
   ag::Variable weight_loss =

@@ -69,8 +69,9 @@ Estimator tgmm_estimator(const TgmmModel& model, const std::string& name) {
             ag::NoGradGuard no_grad;
             const TgmmOutput out =
                 model.forward(batch.x, batch.ks, valid_mask(batch, model.config().dtype));
-            const Tensor pi = exp(out.log_weights.value()).to(DType::F64);  // (B, Kmax)
-            const Tensor mu = out.means.value().to(DType::F64);             // (B, Kmax, d)
+            // (B, Kmax) and (B, Kmax, d), back on the host for the metrics.
+            const Tensor pi = exp(out.log_weights.value()).to(Device::CPU).to(DType::F64);
+            const Tensor mu = out.means.value().to(Device::CPU).to(DType::F64);
             std::vector<Estimate> estimates;
             for (int64_t b = 0; b < batch.batch_size(); ++b) {
               const int64_t K = batch.k(b);
@@ -150,7 +151,8 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
 
   Generator init_gen(opt.seed);              // model initialisation
   Generator data_gen(opt.seed ^ 0x5eedULL);  // training tasks
-  TgmmModel model(opt.model, init_gen);
+  TgmmModel model(opt.model, init_gen);      // initialised on the CPU (same weights on any device)
+  if (opt.device != Device::CPU) model.to(opt.device);
   nn::AdamWOptions adam;
   adam.lr = opt.lr;
   adam.weight_decay = opt.wd;

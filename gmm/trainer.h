@@ -43,6 +43,9 @@ struct TrainOptions {
   LossKind loss = LossKind::Hungarian;
   uint64_t seed = 42;
   int threads = 0;  // 0 = all cores
+  // Where the model trains. Tasks are sampled, matched (Hungarian) and evaluated against the
+  // baselines on the CPU; the model's forward, backward and AdamW run on this device.
+  Device device = Device::CPU;
   int64_t eval_every = 500;
   std::vector<int64_t> eval_ns = {64};
   int64_t eval_tasks = 256;  // per (K, N)

@@ -30,10 +30,6 @@ double sum_of_squares(const T* x, int64_t n) {
 }
 
 double tensor_sum_of_squares(const Tensor& g) {
-  if (g.device() != Device::CPU) {
-    throw std::invalid_argument("clip_grad_norm: gradient is " + g.describe() +
-                                "; only CPU gradients are supported");
-  }
   Tensor c = g.contiguous();
   return dispatch_float(c.dtype(), "clip_grad_norm", [&](auto tag) {
     return sum_of_squares(c.data<decltype(tag)>(), c.numel());
@@ -44,9 +40,18 @@ double tensor_sum_of_squares(const Tensor& g) {
 
 double grad_norm(const std::vector<ag::Variable>& params) {
   double total = 0.0;
+  Tensor on_device;  // sum of squares of the device gradients, kept there: one sync at the end
   for (const auto& p : params) {
-    if (p.defined() && p.grad().defined()) total += tensor_sum_of_squares(p.grad());
+    if (!p.defined() || !p.grad().defined()) continue;
+    const Tensor& g = p.grad();
+    if (g.device() == Device::CPU) {
+      total += tensor_sum_of_squares(g);
+    } else {
+      const Tensor s = sum(square(g.to(DType::F64)));  // () on the device, in f64
+      on_device = on_device.defined() ? on_device + s : s;
+    }
   }
+  if (on_device.defined()) total += on_device.item();
   return std::sqrt(total);
 }
 

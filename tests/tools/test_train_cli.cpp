@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "tensor/device.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -46,6 +48,22 @@ const char* kTiny =
     "--positions 8 --threads 1";
 
 }  // namespace
+
+TEST_CASE("tools/train --device cuda without a usable GPU: one line, exit code 2") {
+  if (tg::cuda_available()) {
+    MESSAGE("skipped: a CUDA device is present (tests/cuda covers training on it)");
+    return;
+  }
+  const Run r = run_train(std::string(kTiny) + " --steps 1 --device cuda --out " +
+                          (fs::temp_directory_path() / "tg_train_cuda").string());
+  CHECK(r.exit_code == 2);
+  const std::string expected = tg::cuda_built()
+                                   ? "train: --device cuda: no CUDA device is available on this "
+                                     "machine\n"
+                                   : "train: --device cuda: tgmm was built without CUDA (configure "
+                                     "with nvcc on the PATH and -DTG_WITH_CUDA=ON)\n";
+  CHECK(r.err == expected);
+}
 
 TEST_CASE("tools/train: bad flags and settings give one line on stderr and exit code 2") {
   const std::pair<std::string, std::string> cases[] = {

@@ -255,6 +255,12 @@ TrainOptions TrainFlags::resolve() const {
   if (device_ != "cpu" && device_ != "cuda") {
     throw std::invalid_argument("--device: '" + device_ + "' (expected cpu or cuda)");
   }
+  o.device = parse_device(device_);
+  try {
+    require_device(o.device, "--device cuda");  // built with CUDA, and a GPU is visible
+  } catch (const std::runtime_error& e) {
+    throw std::invalid_argument(e.what());
+  }
   // Positions must cover training and evaluation lengths (the gpt2 backbone).
   int64_t longest = o.n;
   for (int64_t e : o.eval_ns) longest = std::max(longest, e);

@@ -52,10 +52,6 @@ int main(int argc, char** argv) {
   TrainOptions o;
   try {
     o = flags.resolve();
-    if (flags.device() == "cuda") {
-      throw std::invalid_argument(
-          "--device cuda: the CUDA backend does not run TGMM yet (issue 6)");
-    }
   } catch (const std::exception& e) {
     return fail_usage(e.what());
   }

@@ -231,6 +231,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--backbone", default="gpt2", choices=["gpt2", "set"])
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (a GPU run of the same step)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -239,9 +240,13 @@ def main():
     k_max = max(ks)
     gpt2 = a.backbone == "gpt2"
     model = TGMM(a.d, ks, a.embd, a.layers, a.heads, a.n, k_max, causal=gpt2, use_positions=gpt2)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
     gen = torch.Generator().manual_seed(1)
     batches = [sample_padded_batch(gen, a.d, ks, a.batch, a.n, k_max) for _ in range(4)]
+    dev = torch.device(a.device)
+    model = model.to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)  # over the moved params
+    batches = [tuple(t.to(dev) for t in b) for b in batches]
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
     for step in range(a.warmup + a.steps):
         t0 = time.perf_counter()
@@ -252,6 +257,7 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        sync()
         if step >= a.warmup:
             times.append(time.perf_counter() - t0)
     times.sort()
@@ -261,11 +267,13 @@ def main():
     tokens = tasks * a.n
     flops = step_flops(a.d, k_max, a.embd, a.layers, a.n, tasks)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    result = {"framework": "pytorch " + torch.__version__, "threads": a.threads,
+    result = {"framework": "pytorch " + torch.__version__, "threads": a.threads, "device": a.device,
               "steps": a.steps, "median_step_s": med, "min_step_s": min(times),
               "max_step_s": max(times), "p25_step_s": q[0], "p75_step_s": q[2],
               "tokens_per_s": tokens / med, "gflops": flops / med / 1e9,
               "peak_rss_mib": peak_mib,
+              **({"peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20}
+                 if dev.type == "cuda" else {}),
               "parameters": sum(p.numel() for p in model.parameters())}
     if a.json:
         print(json.dumps(result))

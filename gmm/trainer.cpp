@@ -51,6 +51,18 @@ void TrainOptions::validate() const {
   if (out.empty()) fail("--out must not be empty");
 }
 
+TaskConfig TrainOptions::task_config() const {
+  TaskConfig tasks;
+  tasks.d = model.d;
+  tasks.ks = model.ks;
+  tasks.k_max = model.k_max;
+  tasks.tasks_per_k = batch;
+  tasks.n = n;
+  tasks.random_lengths = true;
+  tasks.dtype = model.dtype;
+  return tasks;
+}
+
 std::map<std::string, std::string> TrainOptions::to_metadata() const {
   std::ostringstream ns;
   for (size_t i = 0; i < eval_ns.size(); ++i) ns << (i ? "," : "") << eval_ns[i];
@@ -227,14 +239,7 @@ TrainResult train_tgmm(const TrainOptions& opt, std::ostream& console,
           << " tasks per K x " << opt.model.ks.size() << " K, N <= " << opt.n << "; "
           << schedule.describe() << "\n";
 
-  TaskConfig tasks;
-  tasks.d = opt.model.d;
-  tasks.ks = opt.model.ks;
-  tasks.k_max = opt.model.k_max;
-  tasks.tasks_per_k = opt.batch;
-  tasks.n = opt.n;
-  tasks.random_lengths = true;
-  tasks.dtype = opt.model.dtype;
+  const TaskConfig tasks = opt.task_config();
 
   const auto start = Clock::now();
   const int64_t first = step;

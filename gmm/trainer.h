@@ -60,6 +60,8 @@ struct TrainOptions {
   std::function<void()> after_evaluation;
 
   void validate() const;  // throws std::invalid_argument naming the bad option
+  // The training tasks of one step: `batch` per K, random lengths in [n/2, n].
+  TaskConfig task_config() const;
   std::map<std::string, std::string> to_metadata() const;
 };
 

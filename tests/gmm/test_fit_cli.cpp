@@ -18,6 +18,7 @@
 
 #include "gmm/csv.h"
 #include "gmm/tasks.h"
+#include "run_program.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -39,29 +40,11 @@ std::string csv_error(const std::string& text) {
   return "no error";
 }
 
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
+using tg::testing::Run;
 
 fs::path fit_binary() { return fs::read_symlink("/proc/self/exe").parent_path() / "fit"; }
 
-Run run_fit(const std::string& args) {
-  const fs::path dir = fs::temp_directory_path();
-  const std::string out = (dir / "tg_fit_out.txt").string(),
-                    err = (dir / "tg_fit_err.txt").string();
-  const std::string cmd = fit_binary().string() + " " + args + " >" + out + " 2>" + err;
-  const int status = std::system(cmd.c_str());
-  Run r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream o(out), e(err);
-  std::stringstream so, se;
-  so << o.rdbuf();
-  se << e.rdbuf();
-  r.out = so.str();
-  r.err = se.str();
-  return r;
-}
+Run run_fit(const std::string& args) { return tg::testing::run_program("fit", args); }
 
 std::string write_file(const std::string& name, const std::string& text) {
   const fs::path path = fs::temp_directory_path() / name;

@@ -1,39 +1,17 @@
 // test_bench_cli.cpp — tools/bench train as a program: it times steps of the tools/train model,
 // prints one JSON object with --json, and refuses bad flags with one line and exit code 2.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
-namespace fs = std::filesystem;
+#include "run_program.h"
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
+using tg::testing::Run;
 
-Run run_bench(const std::string& args) {
-  const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path() / "bench";
-  const fs::path dir = fs::temp_directory_path();
-  const std::string out = (dir / "tg_bench_out.txt").string(),
-                    err = (dir / "tg_bench_err.txt").string();
-  const int status = std::system((bin.string() + " " + args + " >" + out + " 2>" + err).c_str());
-  Run r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::stringstream so, se;
-  so << std::ifstream(out).rdbuf();
-  se << std::ifstream(err).rdbuf();
-  r.out = so.str();
-  r.err = se.str();
-  return r;
-}
+Run run_bench(const std::string& args) { return tg::testing::run_program("bench", args); }
 
 const char* kTiny =
     "--d 2 --ks 2,3 --embd 16 --layers 1 --heads 2 --n 8 --batch 2 --threads 1 --steps 3 "

@@ -10,32 +10,16 @@
 #include <sstream>
 #include <string>
 
+#include "run_program.h"
 #include "tensor/device.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
+using tg::testing::Run;
 
-Run run_train(const std::string& args) {
-  const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path() / "train";
-  const fs::path dir = fs::temp_directory_path();
-  const std::string out = (dir / "tg_train_out.txt").string(),
-                    err = (dir / "tg_train_err.txt").string();
-  const int status = std::system((bin.string() + " " + args + " >" + out + " 2>" + err).c_str());
-  Run r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::stringstream so, se;
-  so << std::ifstream(out).rdbuf();
-  se << std::ifstream(err).rdbuf();
-  r.out = so.str();
-  r.err = se.str();
-  return r;
-}
+Run run_train(const std::string& args) { return tg::testing::run_program("train", args); }
 
 std::string write_file(const std::string& name, const std::string& text) {
   const fs::path path = fs::temp_directory_path() / name;

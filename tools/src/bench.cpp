@@ -108,14 +108,7 @@ int main(int argc, char** argv) {
   adam.lr = 1e-4;  // small and constant: the timing must not depend on the schedule
   adam.weight_decay = o.wd;
   nn::AdamW optimizer(model.named_parameters(), adam);
-  TaskConfig tasks;
-  tasks.d = o.model.d;
-  tasks.ks = o.model.ks;
-  tasks.k_max = o.model.k_max;
-  tasks.tasks_per_k = o.batch;
-  tasks.n = o.n;
-  tasks.random_lengths = true;
-  tasks.dtype = o.model.dtype;
+  const TaskConfig tasks = o.task_config();  // exactly the trainer's batches
   std::vector<TaskBatch> batches;
   for (int i = 0; i < 4; ++i) batches.push_back(sample_tasks(tasks, data_gen));
   const int64_t n_tasks = batches[0].batch_size();

@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "gmm/em.h"
-#include "gmm/evaluate.h"
+#include "gmm/mixture/em.h"
+#include "gmm/mixture/evaluate.h"
 
 using namespace tg;
 using namespace tg::gmm;

@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "gmm/spectral.h"
-#include "gmm/tasks.h"
+#include "gmm/mixture/spectral.h"
+#include "gmm/mixture/tasks.h"
 
 using namespace tg;
 

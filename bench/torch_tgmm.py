@@ -144,7 +144,7 @@ class TGMM(nn.Module):
         return torch.log_softmax(logits, dim=-1), o[:, :k, self.k_max :]
 
     def forward_batched(self, x, ks, valid):
-        """As gmm/tgmm.cpp runs a training batch: every task through ONE backbone pass (each with
+        """As gmm/tgmm/tgmm.cpp runs a training batch: every task through ONE backbone pass (each with
         its own task embedding), then each K's readout over that K's tasks, in task order.
         x (B,N,d); ks (B) long; valid (B,N) bool. Returns padded weight log-probabilities
         (B,K_max; -inf beyond K) and means (B,K_max,d)."""
@@ -191,7 +191,7 @@ def step_flops(d, k_max, D, L, N, tasks):
 
 
 def sample_padded_batch(gen, d, ks, B, n, k_max):
-    """All K's tasks in one padded batch, as gmm/tasks.cpp lays them out (timing only)."""
+    """All K's tasks in one padded batch, as gmm/mixture/tasks.cpp lays them out (timing only)."""
     xs, valids, pis, mus, kk = [], [], [], [], []
     for k in ks:
         x, valid, pi, mu = sample_batch(gen, d, k, B, n)

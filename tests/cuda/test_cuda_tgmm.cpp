@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cuda_testing.h"
-#include "gmm/train_step.h"
+#include "gmm/tgmm/train_step.h"
 
 using namespace tg;
 using namespace tg::gmm;

@@ -1,4 +1,4 @@
-// test_constructions.cpp — the hand-built transformers of THEORY.md (gmm/construct_*.h), in f64:
+// test_constructions.cpp — the hand-built transformers of THEORY.md (gmm/theory/construct_*.h), in f64:
 // the ReLU identities and PWL units reproduce their reference exactly; the EM construction
 // follows exact EM within 1e-3 over 5 steps (padded K, padded d); the plain power step is exact
 // to 1e-10 relative over 6 steps; the normalised one within 1e-5 after 8 steps; the errors fall
@@ -10,10 +10,10 @@
 #include <cmath>
 #include <vector>
 
-#include "gmm/construct_em.h"
-#include "gmm/construct_power.h"
-#include "gmm/em.h"
-#include "gmm/tasks.h"
+#include "gmm/theory/construct_em.h"
+#include "gmm/theory/construct_power.h"
+#include "gmm/mixture/em.h"
+#include "gmm/mixture/tasks.h"
 
 using namespace tg;
 using namespace tg::gmm;

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "gmm/em.h"
-#include "gmm/metrics.h"
+#include "gmm/mixture/em.h"
+#include "gmm/mixture/metrics.h"
 
 using namespace tg;
 using namespace tg::gmm;

@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gmm/csv.h"
-#include "gmm/tasks.h"
+#include "gmm/mixture/csv.h"
+#include "gmm/mixture/tasks.h"
 #include "run_program.h"
 
 using namespace tg;

@@ -9,9 +9,9 @@
 #include <sstream>
 #include <vector>
 
-#include "gmm/evaluate.h"
-#include "gmm/hungarian.h"
-#include "gmm/metrics.h"
+#include "gmm/mixture/evaluate.h"
+#include "gmm/mixture/hungarian.h"
+#include "gmm/mixture/metrics.h"
 
 using namespace tg;
 using namespace tg::gmm;

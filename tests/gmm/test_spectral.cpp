@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "gmm/spectral.h"
+#include "gmm/mixture/spectral.h"
 #include "tensor/linalg.h"
 
 using namespace tg;

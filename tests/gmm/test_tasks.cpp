@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gmm/tasks.h"
+#include "gmm/mixture/tasks.h"
 
 using namespace tg;
 using namespace tg::gmm;

@@ -8,8 +8,8 @@
 #include <set>
 
 #include "autograd/ops.h"
-#include "gmm/tgmm.h"
-#include "gmm/tgmm_loss.h"
+#include "gmm/tgmm/tgmm.h"
+#include "gmm/tgmm/tgmm_loss.h"
 
 using namespace tg;
 using namespace tg::gmm;

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "gmm/trainer.h"
+#include "gmm/tgmm/trainer.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 

@@ -388,7 +388,7 @@ std::string record(const std::string& method, int k, int n, const std::string& l
          std::to_string(n) + R"(,"l2_error":)" + l2 + "}";
 }
 
-// A run directory as gmm/trainer.cpp leaves it: 30 steps, evaluations at steps 10, 20 and 30
+// A run directory as gmm/tgmm/trainer.cpp leaves it: 30 steps, evaluations at steps 10, 20 and 30
 // at N = 64 and 128 for K = 2 and 3, eval.json with TGMM and the baselines, a torn last line.
 fs::path synthetic_run() {
   const fs::path dir = fresh_dir("tg_plots_run");

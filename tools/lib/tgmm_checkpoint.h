@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "gmm/tgmm.h"
+#include "gmm/tgmm/tgmm.h"
 
 namespace tg::tools {
 

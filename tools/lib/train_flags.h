@@ -9,7 +9,7 @@
 #include <map>
 #include <string>
 
-#include "gmm/trainer.h"
+#include "gmm/tgmm/trainer.h"
 
 namespace tg::tools {
 

@@ -1,8 +1,8 @@
 // training_plots.h — the PNG plots of a training run, drawn from its logs.
 //
-// Reads DIR/train.jsonl (gmm/trainer.h: one object per step {"step", "loss", "weight_loss",
+// Reads DIR/train.jsonl (gmm/tgmm/trainer.h: one object per step {"step", "loss", "weight_loss",
 // "mean_loss", ...} and one per evaluation {"type": "eval", "step", "records": [...]}) and, when
-// present, DIR/eval.json (the final records, harness JSON keys, gmm/evaluate.h), and writes
+// present, DIR/eval.json (the final records, harness JSON keys, gmm/mixture/evaluate.h), and writes
 //   DIR/loss.png            training loss vs step: raw (light) and smoothed, with the smoothed
 //                           mean and weight parts; log y when every loss is positive;
 //   DIR/error_vs_step.png   TGMM's l2-error vs step, one series per K at the first evaluation N,

@@ -4,7 +4,7 @@
 //                   [--methods em-paper,em-strong,spectral] [--restarts R]
 //                   [--shift none|perturb|aniso] [--perturbation S] [--threads T] [--json]
 //
-// For each d, every method runs on the same fresh tasks for each (K, N) (gmm/evaluate.h) and one
+// For each d, every method runs on the same fresh tasks for each (K, N) (gmm/mixture/evaluate.h) and one
 // table per d goes to stdout; with --json, stdout holds only the JSON array of records (the
 // tables go to stderr).
 #include <CLI/CLI.hpp>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "gmm/evaluate.h"
+#include "gmm/mixture/evaluate.h"
 
 using namespace tg;
 using namespace tg::gmm;

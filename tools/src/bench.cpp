@@ -26,8 +26,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "gmm/tasks.h"
-#include "gmm/train_step.h"
+#include "gmm/mixture/tasks.h"
+#include "gmm/tgmm/train_step.h"
 #include "tensor/profiler.h"
 #include "tensor/storage.h"
 #include "tools/lib/train_flags.h"

@@ -4,7 +4,7 @@
 //              [--seed S] [--methods tgmm,em-paper,em-strong,spectral] [--threads T] [--json]
 //
 // Builds the model from the configuration in the file's metadata (TgmmConfig::from_metadata),
-// loads its weights, and runs the evaluation harness (gmm/evaluate.h) for every K the model was
+// loads its weights, and runs the evaluation harness (gmm/mixture/evaluate.h) for every K the model was
 // trained for and every N of --n, all methods on the same fresh tasks:
 //   * in distribution: the training prior at N <= the training N;
 //   * sample-size shift: the same prior at N > the training N (read from "train.n" in the
@@ -32,8 +32,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gmm/evaluate.h"
-#include "gmm/trainer.h"
+#include "gmm/mixture/evaluate.h"
+#include "gmm/tgmm/trainer.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tools/lib/tgmm_checkpoint.h"

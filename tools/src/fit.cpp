@@ -3,8 +3,8 @@
 //   tools/fit --csv points.csv --k 3 [--method em-paper|em-strong|spectral|tgmm --checkpoint FILE]
 //   [--seed S] [--json]
 //
-// Reads one point per row (gmm/csv.h), wraps the points as a one-task batch and runs the chosen
-// built-in estimator (gmm/evaluate.h) on it. Components are printed in ascending weight, the
+// Reads one point per row (gmm/mixture/csv.h), wraps the points as a one-task batch and runs the chosen
+// built-in estimator (gmm/mixture/evaluate.h) on it. Components are printed in ascending weight, the
 // canonical slot order of the task prior. The log-likelihood is the average per point under
 // the unit-variance mixture. --json prints one object with keys weights, means, log_likelihood,
 // iterations (0 for the spectral method, which does not iterate), method.
@@ -22,9 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gmm/csv.h"
-#include "gmm/evaluate.h"
-#include "gmm/trainer.h"
+#include "gmm/mixture/csv.h"
+#include "gmm/mixture/evaluate.h"
+#include "gmm/tgmm/trainer.h"
 #include "tools/lib/tgmm_checkpoint.h"
 
 using namespace tg;

@@ -14,7 +14,7 @@
 #include <map>
 #include <sstream>
 
-#include "gmm/trainer.h"
+#include "gmm/tgmm/trainer.h"
 #include "tools/lib/train_flags.h"
 #include "tools/lib/training_plots.h"
 

@@ -4,12 +4,12 @@
 //   tools/verify [--d0 8] [--k0 5] [--steps 5] [--knots 800] [--tasks 4] [--power-steps 6]
 //                [--normalized-steps 8] [--seed 0] [--threads T] [--json]
 //
-// EM (gmm/construct_em.h). For each case (d, K, N) of a grid that includes padded cases
-// (d < d0, K < K0): `tasks` tasks from the task prior (gmm/tasks.h); the start is pi uniform and
+// EM (gmm/theory/construct_em.h). For each case (d, K, N) of a grid that includes padded cases
+// (d < d0, K < K0): `tasks` tasks from the task prior (gmm/mixture/tasks.h); the start is pi uniform and
 // mu = K distinct random points of the task; the construction (f64) and exact EM run `steps`
 // steps from that start; per step, max over tasks and components of |mu_TF - mu_EM| and
 // |pi_TF - pi_EM|. Then the same for one case as the knot count grows, and in f32.
-// Power iteration (gmm/construct_power.h). T = sum_k lambda_k u_k (x) u_k (x) u_k (orthonormal
+// Power iteration (gmm/theory/construct_power.h). T = sum_k lambda_k u_k (x) u_k (x) u_k (orthonormal
 // u_k, lambda_k in [1, 2]) plus 0.05 N(0, 1) noise in every entry; plain steps from a v scaled so
 // that the iteration grows (max_k lambda_k |u_k . v| = 1.5); normalised steps from 8 random unit
 // starts (the worst counts). Per step |v_TF - v_ref| / |v_ref|, read from both the tokens' own
@@ -30,9 +30,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gmm/construct_em.h"
-#include "gmm/construct_power.h"
-#include "gmm/tasks.h"
+#include "gmm/theory/construct_em.h"
+#include "gmm/theory/construct_power.h"
+#include "gmm/mixture/tasks.h"
 
 using namespace tg;
 using namespace tg::gmm;

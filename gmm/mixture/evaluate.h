@@ -22,9 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gmm/em.h"
-#include "gmm/metrics.h"
-#include "gmm/tasks.h"
+#include "gmm/mixture/em.h"
+#include "gmm/mixture/metrics.h"
+#include "gmm/mixture/tasks.h"
 
 namespace tg::gmm {
 

@@ -43,7 +43,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "gmm/construct_pwl.h"
+#include "gmm/theory/construct_pwl.h"
 
 namespace tg::gmm {
 

@@ -2,7 +2,7 @@
 //
 // Each task is drawn into f64 host buffers by draw_task with its own Generator; the buffers
 // become tensors of the requested dtype at the end.
-#include "gmm/tasks.h"
+#include "gmm/mixture/tasks.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // construct_pwl.cpp — PWL interpolants, the MLP / attention weight builders (construct_pwl.h).
-#include "gmm/construct_pwl.h"
+#include "gmm/theory/construct_pwl.h"
 
 #include <cmath>
 #include <stdexcept>

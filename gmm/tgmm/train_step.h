@@ -6,9 +6,9 @@
 // caller decides what to do: the trainer stops and keeps its last checkpoint). Each phase laps
 // the profiler (tensor/profiler.h), so tools/bench can say where a step's time goes.
 #pragma once
-#include "gmm/tasks.h"
-#include "gmm/tgmm.h"
-#include "gmm/tgmm_loss.h"
+#include "gmm/mixture/tasks.h"
+#include "gmm/tgmm/tgmm.h"
+#include "gmm/tgmm/tgmm_loss.h"
 #include "nn/optim.h"
 
 namespace tg::gmm {

@@ -1,5 +1,5 @@
 // csv.cpp — the CSV reader of user points (see csv.h for the format).
-#include "gmm/csv.h"
+#include "gmm/mixture/csv.h"
 
 #include <cmath>
 #include <cstdlib>

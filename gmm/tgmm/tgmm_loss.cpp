@@ -1,11 +1,11 @@
 // tgmm_loss.cpp — see tgmm_loss.h.
-#include "gmm/tgmm_loss.h"
+#include "gmm/tgmm/tgmm_loss.h"
 
 #include <cmath>
 #include <stdexcept>
 
 #include "autograd/ops.h"
-#include "gmm/hungarian.h"
+#include "gmm/mixture/hungarian.h"
 
 namespace tg::gmm {
 

@@ -1,5 +1,5 @@
 // trainer.cpp — the TGMM training loop (see trainer.h).
-#include "gmm/trainer.h"
+#include "gmm/tgmm/trainer.h"
 
 #include <unistd.h>
 
@@ -15,7 +15,7 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
-#include "gmm/train_step.h"
+#include "gmm/tgmm/train_step.h"
 #include "nn/checkpoint.h"
 #include "nn/clip.h"
 #include "nn/optim.h"

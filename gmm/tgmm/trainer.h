@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "gmm/evaluate.h"
-#include "gmm/tgmm.h"
-#include "gmm/tgmm_loss.h"
+#include "gmm/mixture/evaluate.h"
+#include "gmm/tgmm/tgmm.h"
+#include "gmm/tgmm/tgmm_loss.h"
 
 namespace tg::gmm {
 

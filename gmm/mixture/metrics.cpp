@@ -1,12 +1,12 @@
 // metrics.cpp — matching, per-task metrics and aggregation (see metrics.h).
-#include "gmm/metrics.h"
+#include "gmm/mixture/metrics.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
-#include "gmm/hungarian.h"
+#include "gmm/mixture/hungarian.h"
 
 namespace tg::gmm {
 

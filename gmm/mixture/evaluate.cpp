@@ -1,5 +1,5 @@
 // evaluate.cpp — built-in estimators, the evaluation loop, table and JSON (see evaluate.h).
-#include "gmm/evaluate.h"
+#include "gmm/mixture/evaluate.h"
 
 #include <chrono>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "gmm/spectral.h"
+#include "gmm/mixture/spectral.h"
 
 namespace tg::gmm {
 

@@ -30,7 +30,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gmm/tasks.h"
+#include "gmm/mixture/tasks.h"
 #include "tensor/ops.h"
 
 namespace tg::gmm {

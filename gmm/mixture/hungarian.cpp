@@ -5,7 +5,7 @@
 // rows added so far (linear-programming duality: sum u + sum v is a lower bound that it meets).
 // Indices below are 1-based for rows and columns; column 0 is a virtual column holding the row
 // being added, which keeps the augmenting-path loop free of special cases.
-#include "gmm/hungarian.h"
+#include "gmm/mixture/hungarian.h"
 
 #include <cmath>
 #include <limits>

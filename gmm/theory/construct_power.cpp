@@ -1,14 +1,14 @@
 // construct_power.cpp — the tensor power iteration construction (construct_power.h).
 //
 // Dimension letters: B tensors, d size (= tokens), D width, S head dim.
-#include "gmm/construct_power.h"
+#include "gmm/theory/construct_power.h"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "gmm/spectral.h"
+#include "gmm/mixture/spectral.h"
 
 namespace tg::gmm {
 

@@ -6,7 +6,7 @@
 // over points and vectorise, and accumulates the sufficient statistics around the current means
 // (sum r, sum r (x - mu), sum r (x - mu)^2), which keeps the diagonal variance free of the
 // cancellation of E[x^2] - E[x]^2.
-#include "gmm/em.h"
+#include "gmm/mixture/em.h"
 
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,7 @@
 // on the raw f64 entries of T with plain loops: K <= 5 in the experiments, so T has at most 125
 // entries and a Tensor op per power step would cost more in dispatch than in arithmetic.
 // Layout: T (K,K,K) row-major, T[i][j][m] at t[(i*K + j)*K + m].
-#include "gmm/spectral.h"
+#include "gmm/mixture/spectral.h"
 
 #include <algorithm>
 #include <cmath>

@@ -14,8 +14,8 @@
 #pragma once
 #include <string>
 
-#include "gmm/tasks.h"
-#include "gmm/tgmm.h"
+#include "gmm/mixture/tasks.h"
+#include "gmm/tgmm/tgmm.h"
 
 namespace tg::gmm {
 

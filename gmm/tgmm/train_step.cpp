@@ -1,5 +1,5 @@
 // train_step.cpp — one TGMM optimiser step (see train_step.h).
-#include "gmm/train_step.h"
+#include "gmm/tgmm/train_step.h"
 
 #include <cmath>
 

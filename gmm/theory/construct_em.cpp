@@ -3,7 +3,7 @@
 //
 // Dimension letters: B tasks, N points, d <= d0 dimension, K <= K0 components, D width,
 // S head dim.
-#include "gmm/construct_em.h"
+#include "gmm/theory/construct_em.h"
 
 #include <algorithm>
 #include <cmath>

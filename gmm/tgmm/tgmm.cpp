@@ -1,5 +1,5 @@
 // tgmm.cpp — the TGMM model's construction and forward pass (see tgmm.h).
-#include "gmm/tgmm.h"
+#include "gmm/tgmm/tgmm.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -11,7 +11,8 @@
 //
 // For query token i of a sequence, head h (q, k, v the rows of that head):
 //   softmax:        out_i = sum_j softmax_j(c <q_i, k_j>) v_j
-//   relu-over-n:    out_i = (1/n_i) sum_j relu(c <q_i, k_j>) v_j        (THEORY.md's ReLU head)
+//   relu-over-n:    out_i = (1/n_i) sum_j relu(c <q_i, k_j>) v_j
+//                   (the ReLU head of docs/theory.md)
 // where c = 1/sqrt(S) when options.scale, else 1; the sums run over the keys j that query i may
 // see, and n_i is how many there are (= T without masks). The heads' outputs are concatenated
 // (B, T, I) and projected by c_proj.
@@ -24,11 +25,12 @@
 // c_proj.bias — never NaN, in the forward or the backward pass. Padded queries that do see keys
 // are computed like any other (their outputs are defined, but meaningless to a valid token).
 //
-// Efficiency: the heads are one batched matmul over (B, H) — (B, H, T, S) views of the
-// projections, no per-(batch, head) loop or copy; a mask is one small broadcast tensor
-// (B or 1, 1, T or 1, T) added to (softmax) or multiplied into (ReLU) the (B, H, T, T) scores.
-// The queries, keys and values are three GEMMs against row blocks (views) of c_attn.weight rather
-// than one GEMM and a split, so that their gradients flow back without a (B, T, 3I) zero-fill.
+// Efficiency: with the softmax activation, c_attn's one GEMM gives the packed qkv (B, T, 3I) and
+// the fused op ag::attention reads every head in place (no split or merge copies) and applies the
+// masks inside its softmax (tensor/cpu/attention.cpp). ReluOverN is composed of ordinary ops: the
+// queries, keys and values are three GEMMs against row blocks (views) of c_attn.weight, viewed as
+// (B, H, T, S); the heads are one batched matmul over (B, H); the masks and the 1/n_i are one
+// small broadcast tensor (B or 1, 1, T or 1, T) multiplied into the (B, H, T, T) scores.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -4,7 +4,7 @@
 // P = n_positions (the longest T the position table covers).
 //
 //   TransformerBlock:  h = h + attn(ln_1(h));  h = h + mlp(ln_2(h))
-//                      (with layer_norm = false: h = h + attn(h); h = h + mlp(h), THEORY.md)
+//                      (with layer_norm = false: h = h + attn(h); h = h + mlp(h), docs/theory.md)
 //   GPT2Backbone:      h = inputs_embeds + wpe[0:T]      (when use_positions)
 //                      h = block_{L-1}(... block_0(h))
 //                      y = ln_f(h)                      (when layer_norm)
@@ -16,7 +16,7 @@
 //   h.{i}.ln_2.{weight,bias} (D)       h.{i}.mlp.c_fc.weight (4D, D), .bias (4D)
 //   h.{i}.mlp.c_proj.weight (D, 4D), .bias (D)
 //   ln_f.{weight,bias} (D)
-// The `set` variant of TGMM.md (causal = false, use_positions = false) has no wpe.
+// The `set` variant of docs/tgmm.md (causal = false, use_positions = false) has no wpe.
 //
 // GPT-2 initialisation, drawn from one tg::Generator in parameter order (wpe, then per block
 // c_attn, attn.c_proj, c_fc, mlp.c_proj), so a seed fixes every weight: linear weights and wpe

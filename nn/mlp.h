@@ -1,6 +1,6 @@
 // mlp.h — the transformer's feed-forward layer: c_proj(act(c_fc(x))).
 //
-// Dimension letters: D = model width, F = hidden width (4D in GPT-2; THEORY.md's constructions
+// Dimension letters: D = model width, F = hidden width (4D in GPT-2; docs/theory.md's constructions
 // pick their own), "..." = any leading dims.
 //
 // Parameters (GPT-2 names): c_fc.weight (F, D), c_fc.bias (F), c_proj.weight (D, F),

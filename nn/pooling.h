@@ -1,4 +1,4 @@
-// pooling.h — attentive pooling with learned queries: TGMM's readout (TGMM.md, "Readout").
+// pooling.h — attentive pooling with learned queries: TGMM's readout (docs/tgmm.md, "The model").
 //
 // Dimension letters: B = batch, N = positions (tokens) per sequence, D = input width,
 // Q = number of learned queries (K_max in TGMM), O = output width (K_max + d in TGMM).

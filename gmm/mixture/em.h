@@ -7,7 +7,7 @@
 // M-step sigma_kj^2 = sum_n r_nk (x_nj - mu_kj)^2 / sum_n r_nk, floored at kVarianceFloor (a
 // constrained maximisation, so the likelihood still never decreases).
 //
-// Variants (TGMM.md, "Baselines"):
+// Variants (docs/gmm-baselines.md):
 //   paper   means N(0, I), uniform weights, one start, <= 100 iterations, stop when the average
 //           log-likelihood per point changes by < 1e-7 (ours: per point, as sklearn's tolerance)
 //   strong  k-means++ initialisation (ours), R restarts (default 10), the best likelihood wins

@@ -1,5 +1,5 @@
 // metrics.h — how good an estimate is: component matching, errors, likelihood, accuracy, and
-// their aggregation over tasks (TGMM.md, "Evaluation").
+// their aggregation over tasks (docs/tgmm.md, "Evaluation").
 //
 // Components are identifiable only up to a permutation, so an estimate is first matched to the
 // truth by the Hungarian algorithm on the cost (1/d) ||mu_hat_i - mu_j||^2. The result is

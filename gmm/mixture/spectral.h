@@ -1,6 +1,6 @@
 // spectral.h — the spectral (method-of-moments) baseline for an isotropic Gaussian mixture:
 // Hsu & Kakade (2013) moments, whitening and the robust tensor power method of Anandkumar et
-// al. (2014). TGMM.md, "Baselines / Spectral", steps 1-6.
+// al. (2014), in the six steps below (docs/gmm-baselines.md has its measured errors).
 //
 // Dimension letters: N points, d coordinates, K components (K < d).
 // Model: x = mu_z + sigma * eps, z ~ Cat(pi), eps ~ N(0, I_d). The method never uses sigma = 1;
@@ -75,7 +75,8 @@ Whitening spectral_whitening(const Tensor& m2 /* (d,d) */, int64_t k);
 Tensor whitened_third_moment(const Tensor& x, const Tensor& w, const Tensor& m1);
 
 // T(I,v,v)_i = sum_{j,m} T[i,j,m] v_j v_m for T (K,K,K) f64 and v (K) f64: the plain step of
-// the power method (the one the transformer construction of THEORY.md (b) carries out). (K) f64.
+// the power method (the one the transformer construction of docs/theory.md (b) carries out).
+// (K) f64.
 Tensor tensor_apply(const Tensor& t, const Tensor& v);
 // T(v,v,v) = v . T(I,v,v).
 double tensor_value(const Tensor& t, const Tensor& v);

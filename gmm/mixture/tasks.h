@@ -1,7 +1,7 @@
 // tasks.h — the task sampler: Gaussian-mixture estimation tasks drawn from the paper's prior.
 //
 // One task is a mixture p(x) = sum_k pi_k N(x; mu_k, I) in R^d together with N points drawn from
-// it. The prior (TGMM.md, "Task prior"):
+// it. The prior (docs/tgmm.md, "The task prior"):
 //   u_k ~ U(0.2, 0.8) i.i.d., sorted ascending, pi = u / sum(u)  (slot k = k-th smallest weight)
 //   mu_k ~ U(-5, 5)^d, the whole set redrawn until every pair has cosine similarity < 0.8
 //   z_n ~ Cat(pi), x_n = mu_{z_n} + N(0, I_d)

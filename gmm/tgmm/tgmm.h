@@ -1,6 +1,6 @@
 // tgmm.h — the TGMM model: a transformer that reads N points and outputs a mixture's (pi, mu).
 //
-// TGMM.md, "The model":
+// docs/tgmm.md, "The model":
 //   X (B,N,d), K  ->  [x_n ; E(K-1)]            E: task embedding (Kmax, 128), one row per task
 //                 ->  read_in: Linear(d+128 -> D)
 //                 ->  backbone: GPT-2 (causal, learned positions) or `set` (bidirectional, none)
@@ -8,7 +8,7 @@
 //                 ->  weight logits l (Kmax), masked beyond K; means mu_hat_j = o_j[Kmax:], j < K
 // Weight heads: `average` (the official one) l = mean over the Kmax slots of o_j[:Kmax];
 // `slot` (ours, an option) l_j = o_j[j], each slot's own logit, so a slot carries its weight
-// when the loss matches slots to components (RECIPE-NOTES.md).
+// when the loss matches slots to components (docs/tgmm.md, "The loss").
 //
 // Dimension letters: B tasks, N points (padded), d dimension, D width, Kmax padded components,
 // E = Kmax + d (readout width).

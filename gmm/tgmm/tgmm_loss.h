@@ -1,4 +1,5 @@
-// tgmm_loss.h — the training loss of TGMM (TGMM.md, "Training"), with the slot-matching option.
+// tgmm_loss.h — the training loss of TGMM (docs/tgmm.md, "The loss"), with the slot-matching
+// option.
 //
 // Per task with K components, true (pi, mu) and the model's (log pi_hat, mu_hat):
 //   weight loss  -sum_k pi_k log pi_hat_k                 (soft-target cross-entropy)
@@ -9,8 +10,9 @@
 //   sorted     (the paper's) the k-th smallest weight — the order the sampler emits;
 //   hungarian  (ours, an option) the component assigned to slot k by the Hungarian algorithm on
 //              the cost (1/d)||mu_hat_i - mu_j||^2 of the current prediction (no gradient flows
-//              through the matching). RECIPE-NOTES.md: this is what makes a small model learn;
-//              with sorted targets the network predicts the centroid in every slot.
+//              through the matching). Measured in docs/results.md ("Recipe ablation"): this is
+//              what makes a small model learn; with sorted targets the network predicts the
+//              centroid in every slot.
 #pragma once
 #include <string>
 

@@ -1,8 +1,9 @@
 // trainer.h — training TGMM: sample tasks, forward, loss, backward, AdamW; evaluate; checkpoint.
 //
-// One step (TGMM.md, "Training"): draw `batch` tasks for each K of the list (padded to Kmax, each
-// with a random training length in [N/2, N]), run the model on all of them at once, take the
-// loss, backpropagate, clip, and step AdamW at the scheduled learning rate.
+// One step (docs/tgmm.md, "The training recipe, and why"): draw `batch` tasks for each K of the
+// list (padded to Kmax, each with a random training length in [N/2, N]), run the model on all of
+// them at once, take the loss, backpropagate, clip, and step AdamW at the scheduled learning
+// rate.
 //
 // Around it:
 //   * every `eval_every` steps and at the end: the harness (evaluate.h) scores TGMM on fresh

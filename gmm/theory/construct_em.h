@@ -1,6 +1,7 @@
 // construct_em.h — explicit transformer weights that carry out EM for an isotropic unit-variance
-// Gaussian mixture (THEORY.md (a)): one EM step = 2 blocks (Block E, Block M) with 3 softmax heads,
-// loaded into the project's own nn::TransformerBlock (layer_norm off, unscaled scores, ReLU MLP).
+// Gaussian mixture (docs/theory.md (a)): one EM step = 2 blocks (Block E, Block M) with 3 softmax
+// heads, loaded into the project's own nn::TransformerBlock (layer_norm off, unscaled scores, ReLU
+// MLP).
 //
 // EM step (pi, mu) -> (pi', mu') on points x_1..x_N in R^d, K components:
 //   w_ik = softmax_k(log pi_k - ||x_i - mu_k||^2 / 2),   pi'_k = (1/N) sum_i w_ik,
@@ -57,7 +58,7 @@ struct EmLayout {
   EmLayout(int64_t d0, int64_t k0);
 };
 
-// Where the knots of PWL_log sit on [eps, 1]: geometric (THEORY.md: equal relative error
+// Where the knots of PWL_log sit on [eps, 1]: geometric (the usual choice: equal relative error
 // everywhere) or evenly spaced in sqrt(z) (equal error once weighted by z; measured ~10x smaller
 // EM error for the same width, docs/theory.md).
 enum class LogKnots { Geometric, Sqrt };

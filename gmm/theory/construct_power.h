@@ -1,5 +1,5 @@
 // construct_power.h — explicit transformer weights for cubic tensor power iteration with ReLU
-// attention (THEORY.md (b)), loaded into the project's nn::TransformerBlock (layer_norm off,
+// attention (docs/theory.md (b)), loaded into the project's nn::TransformerBlock (layer_norm off,
 // unscaled scores, ScoreActivation::ReluOverN: out_i = (1/n) sum_j relu(<q_i, k_j>) v_j).
 //
 //   plain step       v <- T(I, v, v),   T(I, v, v)_i = sum_{j,m} T[i,j,m] v_j v_m   (exact)

@@ -1,6 +1,7 @@
-// construct_pwl.h — shared pieces of the hand-built transformers (THEORY.md): piecewise-linear
-// (PWL) approximations, the exact ReLU identities, and builders that assemble the weights of one
-// attention layer or one ReLU MLP slot by slot and load them into the project's nn modules.
+// construct_pwl.h — shared pieces of the hand-built transformers (docs/theory.md):
+// piecewise-linear (PWL) approximations, the exact ReLU identities, and builders that assemble the
+// weights of one attention layer or one ReLU MLP slot by slot and load them into the project's nn
+// modules.
 //
 // Conventions. A token is a row h (D) of the residual stream; named "slots" are coordinate
 // ranges of h (each construction has a layout table). A block is nn::TransformerBlock with
@@ -10,7 +11,7 @@
 //   copy        z = relu(z) - relu(-z)                                   (2 hidden units)
 //   gate        g z = relu(z - B ng) - relu(-z - B ng)   for |z| < B, g in {0, 1}, ng = 1 - g
 //               stored in its own slot. With ng = 0 the pre-activation is z + (-B) * 0 = z
-//               exactly; with ng = 1 it is below 0. (The THEORY.md form relu(z + B g - B) rounds
+//               exactly; with ng = 1 it is below 0. (The textbook form relu(z + B g - B) rounds
 //               z to the ulp of B; keeping the complement ng in a slot avoids that.)
 //   PWL         f(z) ~ f(b_T) - s_{T-1} relu(b_T - z) + sum_{0<t<T} (s_t - s_{t-1}) relu(b_t - z)
 //               [+ s_0 relu(b_0 - z) to clamp left of b_0], s_t the slope on [b_t, b_{t+1}]: the

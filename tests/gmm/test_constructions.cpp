@@ -1,8 +1,9 @@
-// test_constructions.cpp — the hand-built transformers of THEORY.md (gmm/theory/construct_*.h), in f64:
-// the ReLU identities and PWL units reproduce their reference exactly; the EM construction
-// follows exact EM within 1e-3 over 5 steps (padded K, padded d); the plain power step is exact
-// to 1e-10 relative over 6 steps; the normalised one within 1e-5 after 8 steps; the errors fall
-// as the knot counts grow; the layer, head and width counts are the documented ones.
+// test_constructions.cpp — the hand-built transformers of docs/theory.md
+// (gmm/theory/construct_*.h), in f64: the ReLU identities and PWL units reproduce their reference
+// exactly; the EM construction follows exact EM within 1e-3 over 5 steps (padded K, padded d);
+// the plain power step is exact to 1e-10 relative over 6 steps; the normalised one within 1e-5
+// after 8 steps; the errors fall as the knot counts grow; the layer, head and width counts are the
+// documented ones.
 // Letters: B tasks, N points, d dimension, K components, D width.
 #include <doctest/doctest.h>
 
@@ -10,10 +11,10 @@
 #include <cmath>
 #include <vector>
 
-#include "gmm/theory/construct_em.h"
-#include "gmm/theory/construct_power.h"
 #include "gmm/mixture/em.h"
 #include "gmm/mixture/tasks.h"
+#include "gmm/theory/construct_em.h"
+#include "gmm/theory/construct_power.h"
 
 using namespace tg;
 using namespace tg::gmm;

@@ -165,7 +165,7 @@ TEST_CASE("SelfAttention matches the loop reference for every activation, mask a
                      reference_attention(attn, x4, ragged_mask())) < 1e-12);
 }
 
-TEST_CASE("ReLU attention without masks is THEORY.md's (1/n) sum_j relu(<q_i,k_j>) v_j") {
+TEST_CASE("ReLU attention without masks is docs/theory.md's (1/n) sum_j relu(<q_i,k_j>) v_j") {
   // One head, unscaled, identity-like projections written by hand: q = k = v = x, output = mixed.
   Generator gen(3);
   SelfAttention attn(2, gen, options(1, false, ScoreActivation::ReluOverN, false));

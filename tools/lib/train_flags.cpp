@@ -109,8 +109,9 @@ std::map<std::string, Setter> settings() {
   };
 }
 
-// The official architecture and recipe (TGMM.md): causal GPT-2, slot-averaged weight head,
-// weight-sorted targets, AdamW lr 1e-3 constant, wd 0, D=128, L=12, H=4, 64 tasks per K.
+// The official architecture and recipe (docs/tgmm.md, "The training recipe, and why"): causal
+// GPT-2, slot-averaged weight head, weight-sorted targets, AdamW lr 1e-3 constant, wd 0, D=128,
+// L=12, H=4, 64 tasks per K.
 const std::map<std::string, std::string> kPaperRecipe = {{"backbone", "gpt2"},
                                                          {"weight-head", "average"},
                                                          {"loss", "sorted"},

@@ -1,5 +1,5 @@
-// verify.cpp — tools/verify: run the hand-built transformers of THEORY.md against the reference
-// algorithms they claim to carry out, and print the errors and the sizes.
+// verify.cpp — tools/verify: run the hand-built transformers of docs/theory.md against the
+// reference algorithms they claim to carry out, and print the errors and the sizes.
 //
 //   tools/verify [--d0 8] [--k0 5] [--steps 5] [--knots 800] [--tasks 4] [--power-steps 6]
 //                [--normalized-steps 8] [--seed 0] [--threads T] [--json]

@@ -2,8 +2,9 @@
 //
 // Dimension letters: I = in_features, O = out_features; "..." = any leading (batch) dims.
 //
-// forward multiplies by weight.transpose (a strided view: tg::matmul hands it to BLAS as a
-// transpose flag, nothing is copied), and (B..., I) @ (I, O) folds the batch into one GEMM.
+// forward is the fused op ag::linear: the leading dims fold into rows, and on the CPU one GEMM
+// (W as BLAS's transpose flag, nothing copied) accumulates x W^T into an output whose rows start
+// as the bias, so the bias add is part of the GEMM (tensor/cpu/linear.cpp).
 //
 // Initialisation, from a tg::Generator (so the same seed gives the same weights):
 //   - LinearInit::Uniform (PyTorch's default): weight and bias ~ U(-1/sqrt(I), 1/sqrt(I));

@@ -18,7 +18,9 @@
 namespace tg::nn {
 
 using NamedParameters = std::vector<std::pair<std::string, ag::Variable>>;
-using NamedBuffers = std::vector<std::pair<std::string, Tensor>>;
+// A list of named tensors: a module's buffers, an optimiser's exported state, the contents of a
+// safetensors file.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Module {
  public:
@@ -30,7 +32,7 @@ class Module {
   // Every parameter of this module and its descendants, with dotted names, in registration order.
   NamedParameters named_parameters() const;
   std::vector<ag::Variable> parameters() const;
-  NamedBuffers named_buffers() const;
+  NamedTensors named_buffers() const;
   int64_t parameter_count() const;
 
   // Train / eval mode, recursively (TGMM has no dropout, but the flag is part of the contract).
@@ -62,10 +64,10 @@ class Module {
  private:
   void check_name(const std::string& name) const;
   void collect(const std::string& prefix, NamedParameters& out) const;
-  void collect_buffers(const std::string& prefix, NamedBuffers& out) const;
+  void collect_buffers(const std::string& prefix, NamedTensors& out) const;
 
   NamedParameters params_;
-  NamedBuffers buffers_;
+  NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

@@ -6,8 +6,10 @@
 // are stable across runs (checkpoints and optimiser state rely on it).
 //
 // Subclasses expose a non-virtual `forward(...)` with their own signature that checks input
-// shapes and names the module in its error messages.
+// shapes and names the module in its error messages. ModuleList is a list of children numbered
+// "0", "1", ..., as PyTorch's nn.ModuleList.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -70,6 +72,21 @@ class Module {
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// Children named "0", "1", ... (PyTorch's nn.ModuleList), for names like
+// h.3.attn.c_attn.weight (the GPT-2 blocks) or readouts.0.queries (TGMM's readouts).
+class ModuleList : public Module {
+ public:
+  template <class M>
+  std::shared_ptr<M> append(std::shared_ptr<M> module) {
+    register_module(std::to_string(size_++), module);
+    return module;
+  }
+  int64_t size() const { return size_; }
+
+ private:
+  int64_t size_ = 0;
 };
 
 }  // namespace tg::nn

@@ -46,12 +46,6 @@ TaskBatch batch_from_json(const nlohmann::json& j, int64_t k_max) {
   return batch;
 }
 
-Tensor valid_of(const TaskBatch& batch) {
-  const Tensor pos =
-      arange(batch.n(), DType::F64).unsqueeze(0).expand({batch.batch_size(), batch.n()});
-  return lt(pos, batch.lengths.to(DType::F64).unsqueeze(1)).to(DType::F32);
-}
-
 }  // namespace
 
 TEST_CASE("TGMM matches PyTorch: outputs, loss and every gradient (f32, relative 1e-5)") {
@@ -85,7 +79,7 @@ TEST_CASE("TGMM matches PyTorch: outputs, loss and every gradient (f32, relative
     }
 
     const TaskBatch batch = batch_from_json(c["batch"], cfg.k_max);
-    const TgmmOutput out = model.forward(batch.x, batch.ks, valid_of(batch));
+    const TgmmOutput out = model.forward(batch.x, batch.ks, batch.valid_mask(DType::F32));
     const TgmmLoss loss = tgmm_loss(out, batch, LossKind::Sorted);
     loss.loss.backward();
 

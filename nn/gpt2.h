@@ -36,20 +36,6 @@
 
 namespace tg::nn {
 
-// Children named "0", "1", ... (PyTorch's nn.ModuleList), for names like h.3.attn.c_attn.weight.
-class ModuleList : public Module {
- public:
-  template <class M>
-  std::shared_ptr<M> append(std::shared_ptr<M> module) {
-    register_module(std::to_string(size_++), module);
-    return module;
-  }
-  int64_t size() const { return size_; }
-
- private:
-  int64_t size_ = 0;
-};
-
 // attention.dtype and mlp.dtype must agree (the LayerNorms take that dtype too).
 struct BlockOptions {
   AttentionOptions attention;

@@ -38,7 +38,7 @@ void Module::collect(const std::string& prefix, NamedParameters& out) const {
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
 }
 
-void Module::collect_buffers(const std::string& prefix, NamedBuffers& out) const {
+void Module::collect_buffers(const std::string& prefix, NamedTensors& out) const {
   for (const auto& [name, b] : buffers_) out.emplace_back(prefix + name, b);
   for (const auto& [name, child] : children_) child->collect_buffers(prefix + name + ".", out);
 }
@@ -55,8 +55,8 @@ std::vector<ag::Variable> Module::parameters() const {
   return out;
 }
 
-NamedBuffers Module::named_buffers() const {
-  NamedBuffers out;
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
   collect_buffers("", out);
   return out;
 }

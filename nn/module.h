@@ -6,8 +6,10 @@
 // are stable across runs (checkpoints and optimiser state rely on it).
 //
 // Subclasses expose a non-virtual `forward(...)` with their own signature that checks input
-// shapes and names the module in its error messages.
+// shapes and names the module in its error messages. ModuleList is a list of children numbered
+// "0", "1", ..., as PyTorch's nn.ModuleList.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,7 +20,9 @@
 namespace tg::nn {
 
 using NamedParameters = std::vector<std::pair<std::string, ag::Variable>>;
-using NamedBuffers = std::vector<std::pair<std::string, Tensor>>;
+// A list of named tensors: a module's buffers, an optimiser's exported state, the contents of a
+// safetensors file.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Module {
  public:
@@ -30,7 +34,7 @@ class Module {
   // Every parameter of this module and its descendants, with dotted names, in registration order.
   NamedParameters named_parameters() const;
   std::vector<ag::Variable> parameters() const;
-  NamedBuffers named_buffers() const;
+  NamedTensors named_buffers() const;
   int64_t parameter_count() const;
 
   // Train / eval mode, recursively (TGMM has no dropout, but the flag is part of the contract).
@@ -62,12 +66,27 @@ class Module {
  private:
   void check_name(const std::string& name) const;
   void collect(const std::string& prefix, NamedParameters& out) const;
-  void collect_buffers(const std::string& prefix, NamedBuffers& out) const;
+  void collect_buffers(const std::string& prefix, NamedTensors& out) const;
 
   NamedParameters params_;
-  NamedBuffers buffers_;
+  NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// Children named "0", "1", ... (PyTorch's nn.ModuleList), for names like
+// h.3.attn.c_attn.weight (the GPT-2 blocks) or readouts.0.queries (TGMM's readouts).
+class ModuleList : public Module {
+ public:
+  template <class M>
+  std::shared_ptr<M> append(std::shared_ptr<M> module) {
+    register_module(std::to_string(size_++), module);
+    return module;
+  }
+  int64_t size() const { return size_; }
+
+ private:
+  int64_t size_ = 0;
 };
 
 }  // namespace tg::nn

@@ -27,9 +27,6 @@
 
 namespace tg::nn {
 
-// A list of named tensors (the currency of state export and of safetensors files).
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-
 class Optimizer {
  public:
   Optimizer(NamedParameters params, double lr);

@@ -30,8 +30,7 @@
 
 namespace tg::nn {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;  // as in optim.h
-using Metadata = std::map<std::string, std::string>;               // the "__metadata__" object
+using Metadata = std::map<std::string, std::string>;  // the "__metadata__" object
 
 struct SafetensorsFile {
   NamedTensors tensors;  // in the order of their data offsets (the order they were written)

@@ -78,6 +78,10 @@ namespace detail {
 // * 2^52 rounds v / ln2 to the integer m, which then sits in the low bits of the sum's pattern.
 // Accurate to about 2 ulp; 0 below -708 (where exp reaches the subnormals) and at -inf. (In the
 // header so that em.cpp's loops can inline it, and the tests can check it.)
+// Not tensor/cpu/fast_math.h's fast_exp: that one is f32 (its f64 overload is std::exp), and EM
+// runs in f64; with std::exp here the E-step is the slow scalar call again and the results move
+// in the last bits (one weight error of the d = 8 baselines table changes), so the numbers of
+// docs/gmm-baselines.md are this function's.
 inline double exp_nonpositive(double v) {
   constexpr double kLog2e = 1.4426950408889634, kShifter = 0x1.8p52;
   constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;

@@ -81,4 +81,23 @@ std::vector<int64_t> hungarian(const Tensor& cost) {
   return hungarian(cost.to_vector(), cost.size(0));
 }
 
+std::optional<std::vector<int64_t>> match_means(const double* estimated, const double* truth,
+                                                int64_t K, int64_t d) {
+  std::vector<double> cost(K * K);  // (K, K) cost[i][j] = (1/d) ||mu_hat_i - mu_j||^2
+  for (int64_t i = 0; i < K; ++i) {
+    for (int64_t j = 0; j < K; ++j) {
+      double q = 0.0;
+      for (int64_t c = 0; c < d; ++c) {
+        const double diff = estimated[i * d + c] - truth[j * d + c];
+        q += diff * diff;
+      }
+      cost[i * K + j] = q / static_cast<double>(d);
+    }
+  }
+  for (double c : cost) {
+    if (!std::isfinite(c)) return std::nullopt;
+  }
+  return hungarian(cost, K);
+}
+
 }  // namespace tg::gmm

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include "gmm/mixture/hungarian.h"
@@ -63,18 +64,13 @@ std::vector<int64_t> match_components(const Tensor& estimated_means, const Tenso
     throw std::invalid_argument("match_components: expected two (K, d) mean tensors, got " +
                                 estimated_means.describe() + " and " + true_means.describe());
   }
-  const int64_t K = true_means.size(0), d = true_means.size(1);
   const std::vector<double> a = estimated_means.to_vector(), b = true_means.to_vector();
-  std::vector<double> cost(K * K);  // cost[i][j] = (1/d) ||mu_hat_i - mu_j||^2
-  for (int64_t i = 0; i < K; ++i) {
-    for (int64_t j = 0; j < K; ++j) {
-      double q = 0.0;
-      for (int64_t c = 0; c < d; ++c)
-        q += (a[i * d + c] - b[j * d + c]) * (a[i * d + c] - b[j * d + c]);
-      cost[i * K + j] = q / static_cast<double>(d);
-    }
+  const std::optional<std::vector<int64_t>> assignment =
+      match_means(a.data(), b.data(), true_means.size(0), true_means.size(1));
+  if (!assignment) {
+    throw std::invalid_argument("match_components: the means give non-finite costs");
   }
-  return hungarian(cost, K);
+  return *assignment;
 }
 
 Tensor align_components(const Tensor& estimated, const std::vector<int64_t>& assignment) {

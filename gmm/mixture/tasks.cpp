@@ -171,6 +171,12 @@ int64_t phase_transition_dimension(int64_t n, double b) {
 int64_t TaskBatch::length(int64_t b) const { return lengths.data<int64_t>()[b]; }
 int64_t TaskBatch::k(int64_t b) const { return ks.data<int64_t>()[b]; }
 
+Tensor TaskBatch::valid_mask(DType dtype) const {
+  const Tensor positions = arange(n(), DType::F64).unsqueeze(0);              // (1, N)
+  const Tensor valid_lengths = lengths.to(DType::F64).unsqueeze(1);           // (B, 1)
+  return lt(positions.expand({batch_size(), n()}), valid_lengths).to(dtype);  // (B, N)
+}
+
 TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen) {
   const int64_t k_max =
       cfg.k_max > 0 ? cfg.k_max

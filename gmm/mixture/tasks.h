@@ -67,6 +67,9 @@ struct TaskBatch {
   int64_t k_max() const { return weights.size(1); }
   int64_t length(int64_t b) const;  // lengths[b]
   int64_t k(int64_t b) const;       // ks[b]
+  // (B, N) in `dtype`: 1 at the valid positions n < lengths[b], 0 at padding (what a model that
+  // reads the padded points is told is real).
+  Tensor valid_mask(DType dtype) const;
 };
 
 // Draw a batch. Throws (naming sample_tasks) on an invalid config, or when no mean set passing

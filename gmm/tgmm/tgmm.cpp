@@ -119,14 +119,16 @@ TgmmModel::TgmmModel(const TgmmConfig& config, Generator& gen) : config_(config)
   bc.use_positions = config_.backbone == "gpt2";
   bc.dtype = dt;
   backbone_ = register_module("backbone", std::make_shared<nn::GPT2Backbone>(bc, gen));
-  auto readouts = register_module("readouts", std::make_shared<nn::ModuleList>());
+  auto readout_list = register_module("readouts", std::make_shared<nn::ModuleList>());
   for (size_t j = 0; j < config_.ks.size(); ++j) {
-    readouts_.push_back(readouts->append(
+    readouts_.push_back(readout_list->append(
         std::make_shared<nn::AttentivePooling>(config_.embd, config_.k_max, E, gen, dt)));
   }
 }
 
-TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& valid) const {
+// ------------------------------------------------------------------------------ forward
+
+void TgmmModel::check_inputs(const Tensor& x, const Tensor& ks, const Tensor& valid) const {
   const TgmmConfig& c = config_;
   if (x.dim() != 3 || x.size(2) != c.d) {
     throw std::invalid_argument("TGMM: expected points (B, N, " + std::to_string(c.d) + "), got " +
@@ -142,33 +144,42 @@ TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& v
     throw std::invalid_argument("TGMM: " + std::to_string(N) + " points exceed the model's " +
                                 std::to_string(c.n_positions) + " positions");
   }
-  // Which readout serves each task, and the tasks of each readout.
-  const std::vector<double> k_of = ks.to_vector();
-  std::vector<std::vector<int64_t>> groups(c.ks.size());
-  for (int64_t b = 0; b < B; ++b) {
-    const auto it = std::find(c.ks.begin(), c.ks.end(), static_cast<int64_t>(k_of[b]));
-    if (it == c.ks.end()) {
+}
+
+std::vector<std::vector<int64_t>> TgmmModel::tasks_per_readout(const Tensor& ks) const {
+  const std::vector<int64_t>& model_ks = config_.ks;
+  const std::vector<double> k_of = ks.to_vector();  // (B)
+  std::vector<std::vector<int64_t>> groups(model_ks.size());
+  for (int64_t b = 0; b < static_cast<int64_t>(k_of.size()); ++b) {
+    const auto it = std::find(model_ks.begin(), model_ks.end(), static_cast<int64_t>(k_of[b]));
+    if (it == model_ks.end()) {
       throw std::invalid_argument("TGMM: task " + std::to_string(b) +
                                   " has K=" + std::to_string(static_cast<int64_t>(k_of[b])) +
                                   ", which the model was not trained for");
     }
-    groups[it - c.ks.begin()].push_back(b);
+    groups[it - model_ks.begin()].push_back(b);
   }
+  return groups;
+}
 
-  // Tokens: [x_n ; E(K-1)] -> read_in -> backbone.
+ag::Variable TgmmModel::read_in(const Tensor& x, const Tensor& ks) const {
+  const int64_t B = x.size(0), N = x.size(1);
   const Tensor k_minus_1 = add_scalar(ks.to(DType::F64), -1.0).to(DType::I64);    // (B)
   ag::Variable task = task_embedding_->forward(k_minus_1);                        // (B, 128)
   task = ag::expand(ag::unsqueeze(task, 1), {B, N, TgmmConfig::kTaskEmbedding});  // (B, N, 128)
   // Points go to the parameters' device; ks, valid and the index tensors may stay on the host
   // (ops accept CPU masks and indices with device data).
   const Device device = read_in_->weight().value().device();
-  const ag::Variable points(x.to(c.dtype).to(device));                    // (B, N, d)
-  ag::Variable tokens = ag::concat({points, task}, 2);                    // (B, N, d+128)
-  ag::Variable h = backbone_->forward(read_in_->forward(tokens), valid);  // (B, N, D)
+  const ag::Variable points(x.to(config_.dtype).to(device));  // (B, N, d)
+  const ag::Variable tokens = ag::concat({points, task}, 2);  // (B, N, d+128)
+  return read_in_->forward(tokens);                           // (B, N, D)
+}
 
-  // Readouts, one per K, over that K's tasks; then back into task order.
-  std::vector<ag::Variable> pooled;
-  std::vector<int64_t> order;
+ag::Variable TgmmModel::readouts(const ag::Variable& h, const Tensor& valid,
+                                 const std::vector<std::vector<int64_t>>& groups) const {
+  const int64_t B = h.size(0);
+  std::vector<ag::Variable> pooled;  // per non-empty group: (b_j, Kmax, E)
+  std::vector<int64_t> order;        // the tasks of `pooled`, concatenated
   for (size_t j = 0; j < groups.size(); ++j) {
     if (groups[j].empty()) continue;
     ag::Variable hj = h;
@@ -184,16 +195,17 @@ TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& v
   ag::Variable o = pooled.size() == 1 ? pooled[0] : ag::concat(pooled, 0);  // (B, Kmax, E)
   bool identity = true;
   for (int64_t i = 0; i < B; ++i) identity &= order[i] == i;
-  if (!identity) {
-    std::vector<int64_t> inverse(B);
-    for (int64_t i = 0; i < B; ++i) inverse[order[i]] = i;
-    o = ag::index_select(o, 0, from_indices(inverse));
-  }
+  if (identity) return o;
+  std::vector<int64_t> inverse(B);  // back into task order
+  for (int64_t i = 0; i < B; ++i) inverse[order[i]] = i;
+  return ag::index_select(o, 0, from_indices(inverse));
+}
 
-  // Heads: weight logits (B, Kmax), masked beyond each task's K; means (B, Kmax, d).
-  const int64_t Km = c.k_max;
+TgmmOutput TgmmModel::heads(const ag::Variable& o, const Tensor& ks) const {
+  const TgmmConfig& c = config_;
+  const int64_t B = o.size(0), Km = c.k_max;
   ag::Variable weight_part = ag::narrow(o, 2, 0, Km);  // (B, Kmax, Kmax)
-  ag::Variable logits;
+  ag::Variable logits;                                 // (B, Kmax)
   if (c.weight_head == WeightHead::Average) {
     logits = ag::mean(weight_part, {1});  // mean over the slots
   } else {
@@ -206,6 +218,15 @@ TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& v
   const Tensor beyond_k = ge(slot.expand({B, Km}), ks.to(DType::F64).unsqueeze(1));  // (B, Kmax)
   logits = ag::masked_fill(logits, beyond_k.to(c.dtype).to(o.device()), kMaskedLogit);
   return {ag::log_softmax(logits, 1), ag::narrow(o, 2, Km, c.d)};
+}
+
+TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& valid) const {
+  check_inputs(x, ks, valid);
+  const std::vector<std::vector<int64_t>> groups = tasks_per_readout(ks);
+  const ag::Variable tokens = read_in(x, ks);                // (B, N, D)
+  const ag::Variable h = backbone_->forward(tokens, valid);  // (B, N, D)
+  const ag::Variable o = readouts(h, valid, groups);         // (B, Kmax, E)
+  return heads(o, ks);
 }
 
 }  // namespace tg::gmm

@@ -1,17 +1,18 @@
 // tgmm.h — the TGMM model: a transformer that reads N points and outputs a mixture's (pi, mu).
 //
-// docs/tgmm.md, "The model":
-//   X (B,N,d), K  ->  [x_n ; E(K-1)]            E: task embedding (Kmax, 128), one row per task
-//                 ->  read_in: Linear(d+128 -> D)
-//                 ->  backbone: GPT-2 (causal, learned positions) or `set` (bidirectional, none)
-//                 ->  readout for this K: attentive pooling, Kmax queries -> o (Kmax, Kmax+d)
-//                 ->  weight logits l (Kmax), masked beyond K; means mu_hat_j = o_j[Kmax:], j < K
+// Dimension letters: B tasks, N points (padded), d dimension, D width, Kmax padded components,
+// E = Kmax + d (the readout's output width).
+//
+// docs/tgmm.md, "The model" — forward runs these steps, each a private member below:
+//   read_in    [x_n ; task(K-1)] (B, N, d+128) -> Linear(d+128 -> D), where task is the task
+//              embedding table (Kmax, 128), one row per K
+//   backbone   GPT-2 (causal, learned positions) or `set` (bidirectional, none) (B, N, D)
+//   readouts   one per K of the config: attentive pooling with Kmax queries over that K's tasks
+//              -> o (B, Kmax, E), back in task order
+//   heads      weight logits l (B, Kmax), masked beyond K; means mu_hat_j = o_j[Kmax:], j < K
 // Weight heads: `average` (the official one) l = mean over the Kmax slots of o_j[:Kmax];
 // `slot` (ours, an option) l_j = o_j[j], each slot's own logit, so a slot carries its weight
 // when the loss matches slots to components (docs/tgmm.md, "The loss").
-//
-// Dimension letters: B tasks, N points (padded), d dimension, D width, Kmax padded components,
-// E = Kmax + d (readout width).
 //
 // Parameter names mirror the official PyTorch module tree (Linear weights (out, in)):
 //   task_embedding.weight (Kmax, 128); read_in.{weight (D, d+128), bias (D)};
@@ -71,6 +72,16 @@ class TgmmModel : public nn::Module {
   const TgmmConfig& config() const { return config_; }
 
  private:
+  // The steps of forward, in order.
+  void check_inputs(const Tensor& x, const Tensor& ks, const Tensor& valid) const;
+  // groups[j] = the tasks b whose K is config.ks[j] (throws on a K the model has no readout for).
+  std::vector<std::vector<int64_t>> tasks_per_readout(const Tensor& ks) const;
+  ag::Variable read_in(const Tensor& x, const Tensor& ks) const;  // -> (B, N, D)
+  // h (B, N, D) -> o (B, Kmax, E), each task through its K's readout.
+  ag::Variable readouts(const ag::Variable& h, const Tensor& valid,
+                        const std::vector<std::vector<int64_t>>& groups) const;
+  TgmmOutput heads(const ag::Variable& o, const Tensor& ks) const;  // o (B, Kmax, E)
+
   TgmmConfig config_;
   std::shared_ptr<nn::Embedding> task_embedding_;
   std::shared_ptr<nn::Linear> read_in_;

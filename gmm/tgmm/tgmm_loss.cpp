@@ -1,7 +1,7 @@
 // tgmm_loss.cpp — see tgmm_loss.h.
 #include "gmm/tgmm/tgmm_loss.h"
 
-#include <cmath>
+#include <numeric>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -38,24 +38,12 @@ SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossK
   double* mm = m.data<double>();
   for (int64_t b = 0; b < B; ++b) {
     const int64_t K = batch.k(b);
-    std::vector<double> cost(K * K);
-    for (int64_t i = 0; i < K; ++i) {
-      for (int64_t j = 0; j < K; ++j) {
-        double c = 0;
-        for (int64_t e = 0; e < d; ++e) {
-          const double diff = pm[(b * Km + i) * d + e] - tm[(b * Km + j) * d + e];
-          c += diff * diff;
-        }
-        cost[i * K + j] = c / d;
-      }
-    }
     // A non-finite prediction (a diverged model) keeps the sorted order: the loss is then
     // non-finite too, and the trainer stops on it with its own message.
-    bool finite = true;
-    for (double c : cost) finite &= std::isfinite(c);
-    std::vector<int64_t> assignment(K);  // slot i <- component assignment[i]
-    for (int64_t i = 0; i < K; ++i) assignment[i] = i;
-    if (finite) assignment = hungarian(cost, K);
+    std::vector<int64_t> sorted(K);  // slot i <- component i
+    std::iota(sorted.begin(), sorted.end(), 0);
+    const std::vector<int64_t> assignment =  // slot i <- component assignment[i]
+        match_means(pm + b * Km * d, tm + b * Km * d, K, d).value_or(sorted);
     for (int64_t i = 0; i < K; ++i) {
       const int64_t j = assignment[i];
       wm[b * Km + i] = tp[b * Km + j];

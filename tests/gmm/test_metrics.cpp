@@ -69,6 +69,22 @@ TEST_CASE("hungarian on a known case and its errors") {
                        std::invalid_argument);
 }
 
+TEST_CASE("match_means: the (1/d)||.||^2 matching, and no matching for non-finite costs") {
+  // Estimated rows (0,0), (10,0), (5,5) against true rows (5,4), (0,1), (9,0): (1, 2, 0).
+  const std::vector<double> estimated = {0, 0, 10, 0, 5, 5}, truth = {5, 4, 0, 1, 9, 0};
+  const auto assignment = match_means(estimated.data(), truth.data(), 3, 2);
+  REQUIRE(assignment.has_value());
+  CHECK(*assignment == std::vector<int64_t>{1, 2, 0});
+  // Finite means whose squared distance overflows, and a NaN: no matching, and the metrics'
+  // match_components refuses.
+  const std::vector<double> huge = {1e200, 0, 0, 0}, nan = {NAN, 0, 0, 0}, two = {0, 0, 1, 1};
+  CHECK_FALSE(match_means(huge.data(), two.data(), 2, 2).has_value());
+  CHECK_FALSE(match_means(nan.data(), two.data(), 2, 2).has_value());
+  CHECK_THROWS_WITH_AS(
+      match_components(from_vector(huge, {2, 2}, DType::F64), from_vector(two, {2, 2}, DType::F64)),
+      doctest::Contains("non-finite"), std::invalid_argument);
+}
+
 TEST_CASE("a permuted perfect estimate has zero error (the permutation is applied inverted)") {
   // A 3-cycle is not its own inverse: indexing by the assignment itself (the public code's bug)
   // would misalign it.

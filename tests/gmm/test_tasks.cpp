@@ -150,11 +150,14 @@ TEST_CASE("label frequencies follow the weights and points scatter around their 
   }
 }
 
-TEST_CASE("training lengths lie in floor(N/2)..N with padding zeroed and labelled -1") {
+TEST_CASE("training lengths lie in floor(N/2)..N with padding zeroed, labelled -1 and masked") {
   TaskConfig c = config(3, {2, 5}, 100, 33);
   c.random_lengths = true;
   Generator gen(5);
   const TaskBatch b = sample_tasks(c, gen);
+  const Tensor valid = b.valid_mask(DType::F64);  // (B, N): 1 exactly where n < L
+  CHECK(valid.shape() == Shape{b.batch_size(), 33});
+  CHECK(valid.dtype() == DType::F64);
   int64_t shortest = 33, longest = 0;
   for (int64_t t = 0; t < b.batch_size(); ++t) {
     const int64_t L = b.length(t);
@@ -163,9 +166,11 @@ TEST_CASE("training lengths lie in floor(N/2)..N with padding zeroed and labelle
     for (int64_t n = 0; n < 33; ++n) {
       if (n < L) {
         CHECK(b.labels.at({t, n}) >= 0);
+        CHECK(valid.at({t, n}) == 1.0);
       } else {
         CHECK(b.labels.at({t, n}) == -1);
         CHECK(b.x.at({t, n, 0}) == 0.0);
+        CHECK(valid.at({t, n}) == 0.0);
       }
     }
   }

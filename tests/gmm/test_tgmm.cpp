@@ -10,26 +10,16 @@
 #include "autograd/ops.h"
 #include "gmm/tgmm/tgmm.h"
 #include "gmm/tgmm/tgmm_loss.h"
+#include "testing.h"
 
 using namespace tg;
 using namespace tg::gmm;
+using tg::testing::max_relative_error;
 
 namespace {
 
 Tensor from_json(const nlohmann::json& values, const Shape& shape, DType dtype = DType::F32) {
   return from_vector(values.get<std::vector<double>>(), shape, dtype);
-}
-
-// max |a - b| / max |b|, per tensor (a single global tolerance hides bugs: llm.c).
-double relative_error(const Tensor& a, const Tensor& b) {
-  const auto av = a.to_vector(), bv = b.to_vector();
-  REQUIRE(av.size() == bv.size());
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < av.size(); ++i) {
-    diff = std::max(diff, std::abs(av[i] - bv[i]));
-    scale = std::max(scale, std::abs(bv[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
 }
 
 TaskBatch batch_from_json(const nlohmann::json& j, int64_t k_max) {
@@ -44,12 +34,6 @@ TaskBatch batch_from_json(const nlohmann::json& j, int64_t k_max) {
   batch.component_mask = from_json(j["component_mask"], {B, k_max});
   batch.labels = full({B, N}, -1, DType::I64);
   return batch;
-}
-
-Tensor valid_of(const TaskBatch& batch) {
-  const Tensor pos =
-      arange(batch.n(), DType::F64).unsqueeze(0).expand({batch.batch_size(), batch.n()});
-  return lt(pos, batch.lengths.to(DType::F64).unsqueeze(1)).to(DType::F32);
 }
 
 }  // namespace
@@ -85,7 +69,7 @@ TEST_CASE("TGMM matches PyTorch: outputs, loss and every gradient (f32, relative
     }
 
     const TaskBatch batch = batch_from_json(c["batch"], cfg.k_max);
-    const TgmmOutput out = model.forward(batch.x, batch.ks, valid_of(batch));
+    const TgmmOutput out = model.forward(batch.x, batch.ks, batch.valid_mask(DType::F32));
     const TgmmLoss loss = tgmm_loss(out, batch, LossKind::Sorted);
     loss.loss.backward();
 
@@ -94,10 +78,10 @@ TEST_CASE("TGMM matches PyTorch: outputs, loss and every gradient (f32, relative
     const Tensor ref_means = from_json(c["means_out"], {B, cfg.k_max, cfg.d});
     for (int64_t b = 0; b < B; ++b) {  // compare the K valid slots of each task
       const int64_t K = batch.k(b);
-      CHECK(relative_error(out.log_weights.value().select(0, b).narrow(0, 0, K),
-                           ref_logw.select(0, b).narrow(0, 0, K)) < 1e-5);
-      CHECK(relative_error(out.means.value().select(0, b).narrow(0, 0, K),
-                           ref_means.select(0, b).narrow(0, 0, K)) < 1e-5);
+      CHECK(max_relative_error(out.log_weights.value().select(0, b).narrow(0, 0, K),
+                               ref_logw.select(0, b).narrow(0, 0, K)) < 1e-5);
+      CHECK(max_relative_error(out.means.value().select(0, b).narrow(0, 0, K),
+                               ref_means.select(0, b).narrow(0, 0, K)) < 1e-5);
     }
     CHECK(loss.loss.item() == doctest::Approx(c["loss"].get<double>()).epsilon(1e-5));
     double worst = 0;
@@ -105,7 +89,7 @@ TEST_CASE("TGMM matches PyTorch: outputs, loss and every gradient (f32, relative
     for (const auto& [name, g] : c["gradients"].items()) {
       const ag::Variable p = model.parameter(name);
       REQUIRE_MESSAGE(p.grad().defined(), name);
-      const double e = relative_error(p.grad(), from_json(g, p.shape()));
+      const double e = max_relative_error(p.grad(), from_json(g, p.shape()));
       if (e > worst) worst = e, worst_name = name;
     }
     CHECK_MESSAGE(worst < 1e-5, "worst gradient " << worst_name << ": " << worst);

@@ -1,5 +1,5 @@
 // module_testing.h — helpers shared by the nn tests: gradient checks of a module's input and of
-// every one of its parameters, and small tensor utilities.
+// every one of its parameters, parameter names, padding redrawn, and small tensor utilities.
 //
 // Input gradients go through ag::gradcheck (the module's parameters are constants there).
 // Parameter gradients cannot: gradcheck differentiates with respect to its own input Variables,
@@ -25,6 +25,28 @@ namespace tg::nn::testing {
 inline Tensor randn64(const Shape& shape, uint64_t seed, double std = 1.0) {
   Generator gen(seed);
   return randn(shape, gen, DType::F64, 0.0, std);
+}
+
+// The dotted names of `m`'s parameters, in registration order.
+inline std::vector<std::string> names_of(const Module& m) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : m.named_parameters()) names.push_back(name);
+  return names;
+}
+
+// x (B, T, C) with every padded token (mask (B, T) == 0) redrawn from N(0, std^2) in f32, token
+// by token in (b, t) order from `gen`: a layer that ignores padding gives the same output at
+// every valid token for x and for this.
+inline Tensor redraw_padding(const Tensor& x, const Tensor& mask, Generator& gen, double std) {
+  Tensor out = x.clone();
+  for (int64_t b = 0; b < x.size(0); ++b) {
+    for (int64_t t = 0; t < x.size(1); ++t) {
+      if (mask.at({b, t}) == 0.0) {
+        out.select(0, b).select(0, t).copy_(randn({x.size(2)}, gen, DType::F32, 0, std));
+      }
+    }
+  }
+  return out;
 }
 
 // d(sum(G * f(x)))/dx against finite differences, for every input of `fn`.

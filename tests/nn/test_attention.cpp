@@ -18,6 +18,7 @@ using namespace tg::nn;
 using tg::nn::testing::expect_input_gradients;
 using tg::nn::testing::expect_parameter_gradients;
 using tg::nn::testing::randn64;
+using tg::nn::testing::redraw_padding;
 
 namespace {
 
@@ -221,13 +222,7 @@ TEST_CASE("a padded token never influences a valid one, and the future never the
       Generator data(61);
       const Tensor x = randn({3, 5, 8}, data);
       // Replace every padded token by something else entirely (large values too).
-      Tensor x2 = x.clone();
-      for (int64_t b = 0; b < 3; ++b) {
-        for (int64_t t = 0; t < 5; ++t) {
-          if (mask.at({b, t}) == 0.0)
-            x2.select(0, b).select(0, t).copy_(randn({8}, data, DType::F32, 0, 100));
-        }
-      }
+      const Tensor x2 = redraw_padding(x, mask, data, 100);
       const Tensor y = attn.forward(ag::Variable(x), mask).value();
       const Tensor y2 = attn.forward(ag::Variable(x2), mask).value();
       INFO(describe(attn.options(), true));

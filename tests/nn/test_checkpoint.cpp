@@ -13,9 +13,11 @@
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
+#include "testing.h"
 
 using namespace tg;
 using namespace tg::nn;
+using tg::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -86,15 +88,6 @@ void train_step(TinyModel& model, Optimizer& opt, Generator& gen, int64_t step) 
   loss.backward();
   opt.set_lr(0.05 / double(1 + step));
   opt.step();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

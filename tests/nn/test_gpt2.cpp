@@ -15,15 +15,11 @@ using namespace tg;
 using namespace tg::nn;
 using tg::nn::testing::expect_input_gradients;
 using tg::nn::testing::expect_parameter_gradients;
+using tg::nn::testing::names_of;
 using tg::nn::testing::randn64;
+using tg::nn::testing::redraw_padding;
 
 namespace {
-
-std::vector<std::string> names_of(const Module& m) {
-  std::vector<std::string> names;
-  for (const auto& [name, p] : m.named_parameters()) names.push_back(name);
-  return names;
-}
 
 double std_of(const Tensor& t) {
   const double m = mean(t).item();
@@ -176,13 +172,7 @@ TEST_CASE("through the whole backbone a padded token never influences a valid on
     const Tensor mask = from_vector({1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0}, {2, 6});
     Generator data(10);
     const Tensor x = randn({2, 6, 16}, data);
-    Tensor x2 = x.clone();
-    for (int64_t b = 0; b < 2; ++b) {
-      for (int64_t t = 0; t < 6; ++t) {
-        if (mask.at({b, t}) == 0.0)
-          x2.select(0, b).select(0, t).copy_(randn({16}, data, DType::F32, 0, 50));
-      }
-    }
+    const Tensor x2 = redraw_padding(x, mask, data, 50);
     const Tensor y = model.forward(ag::Variable(x), mask).value();
     const Tensor y2 = model.forward(ag::Variable(x2), mask).value();
     for (int64_t b = 0; b < 2; ++b) {

@@ -18,9 +18,11 @@
 
 #include "nn/gpt2.h"
 #include "nn/pooling.h"
+#include "testing.h"
 
 using namespace tg;
 using namespace tg::nn;
+using tg::testing::max_relative_error;
 using json = nlohmann::json;
 
 namespace {
@@ -34,20 +36,10 @@ json load_fixture() {
   return json::parse(in);
 }
 
-Tensor f32(const json& entry) {
+// A fixture tensor {"values": [...], "shape": [...]}.
+Tensor from_entry(const json& entry, DType dtype = DType::F32) {
   return from_vector(entry["values"].get<std::vector<double>>(),
-                     entry["shape"].get<std::vector<int64_t>>(), DType::F32);
-}
-
-// max|got - want| / max|want|, both read in f64. A zero reference (an unused position row of
-// wpe, say) must be matched exactly.
-double relative_error(const Tensor& got, const json& want_entry) {
-  const Tensor want = from_vector(want_entry["values"].get<std::vector<double>>(),
-                                  want_entry["shape"].get<std::vector<int64_t>>(), DType::F64);
-  REQUIRE(got.shape() == want.shape());
-  const double diff = max_abs_diff(got.to(DType::F64), want);
-  const double scale = max(abs(want)).item();
-  return scale == 0.0 ? diff : diff / scale;
+                     entry["shape"].get<std::vector<int64_t>>(), dtype);
 }
 
 // Loads every fixture weight into `model` by name (the name sets must agree exactly), runs the
@@ -58,17 +50,20 @@ double check_against_torch(M& model, const json& fx, const std::string& label) {
   for (const auto& [name, p] : model.named_parameters()) ours.insert(name);
   for (const auto& [name, entry] : fx["params"].items()) theirs.insert(name);
   CHECK(ours == theirs);
-  for (const auto& [name, entry] : fx["params"].items()) model.parameter(name).assign(f32(entry));
+  for (const auto& [name, entry] : fx["params"].items())
+    model.parameter(name).assign(from_entry(entry));
 
-  const ag::Variable x(f32(fx["input"]), true);  // (B, T, D)
-  const Tensor mask = f32(fx["mask"]);           // (B, T), 1 = valid
+  const ag::Variable x(from_entry(fx["input"]), true);  // (B, T, D)
+  const Tensor mask = from_entry(fx["mask"]);           // (B, T), 1 = valid
   const ag::Variable y = model.forward(x, mask);
-  y.backward(f32(fx["grad_output"]));
+  y.backward(from_entry(fx["grad_output"]));
 
   double worst = 0.0;
   std::string worst_name;
   const auto compare = [&](const std::string& name, const Tensor& got, const json& want) {
-    const double err = relative_error(got, want);
+    // Both read in f64; a zero reference (an unused position row of wpe, say) must be matched
+    // exactly.
+    const double err = max_relative_error(got, from_entry(want, DType::F64));
     INFO(label << " " << name << ": relative error " << err);
     CHECK(err <= kTolerance);
     if (err >= worst) {

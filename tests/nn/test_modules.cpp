@@ -13,20 +13,17 @@
 #include "nn/layer_norm.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
+#include "testing.h"
 
 using namespace tg;
 using namespace tg::nn;
 using tg::nn::testing::expect_input_gradients;
 using tg::nn::testing::expect_parameter_gradients;
+using tg::nn::testing::names_of;
 using tg::nn::testing::randn64;
+using tg::testing::error_of;
 
 namespace {
-
-std::vector<std::string> names_of(const Module& m) {
-  std::vector<std::string> names;
-  for (const auto& [name, p] : m.named_parameters()) names.push_back(name);
-  return names;
-}
 
 // Sample mean and standard deviation of a tensor's elements.
 std::pair<double, double> mean_std(const Tensor& t) {
@@ -36,15 +33,6 @@ std::pair<double, double> mean_std(const Tensor& t) {
   mean /= static_cast<double>(v.size());
   for (double x : v) sq += (x - mean) * (x - mean);
   return {mean, std::sqrt(sq / static_cast<double>(v.size()))};
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -15,9 +15,11 @@
 #include "nn/clip.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "testing.h"
 
 using namespace tg;
 using namespace tg::nn;
+using tg::testing::max_relative_error;
 using json = nlohmann::json;
 
 namespace {
@@ -32,18 +34,6 @@ Tensor f32(const json& values, const json& shape) {
   return from_vector(values.get<std::vector<double>>(), shape.get<std::vector<int64_t>>(),
                      DType::F32)
       .reshape(shape.get<std::vector<int64_t>>());
-}
-
-// max |a - b| / max |b| over the tensor (the relative error of the whole tensor).
-double relative_error(const Tensor& got, const json& want) {
-  std::vector<double> a = got.to_vector(), b = want.get<std::vector<double>>();
-  REQUIRE(a.size() == b.size());
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const json& options, NamedParameters params) {
@@ -82,7 +72,10 @@ double replay(const json& c, Optimizer** keep = nullptr) {
     }
     opt->step();
     for (auto& [name, p] : params) {
-      worst = std::max(worst, relative_error(p.value(), c["after"][k][name]));
+      const Tensor want = from_vector(c["after"][k][name].get<std::vector<double>>(), {},
+                                      DType::F64);  // flat in the fixture
+      REQUIRE(want.numel() == p.numel());
+      worst = std::max(worst, max_relative_error(p.value(), want.reshape(p.shape())));
     }
   }
   if (keep) *keep = opt.release();

@@ -13,19 +13,17 @@
 #include <vector>
 
 #include "tensor/ops.h"
+#include "testing.h"
 
 using namespace tg;
+using tg::testing::random_tensor;
+using tg::testing::with_threads;
 
 namespace {
 
 using V = std::vector<double>;
 const double kInf = std::numeric_limits<double>::infinity();
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed = 1) {
-  Generator g(seed);
-  return randn(shape, g, dtype);
-}
 
 // Brute force: group x's elements by their kept coordinates, then apply `op` to each group.
 V reference(const Tensor& x, std::vector<int64_t> dims, const std::string& op) {
@@ -91,16 +89,6 @@ void check_all_ops(const Tensor& x, std::vector<int64_t> dims) {
     }
     CHECK(worst < tol);
   }
-}
-
-// Runs f with n threads, restoring the thread count after.
-template <class F>
-auto with_threads(int n, F f) {
-  const int saved = num_threads();
-  set_num_threads(n);
-  auto result = f();
-  set_num_threads(saved);
-  return result;
 }
 
 }  // namespace

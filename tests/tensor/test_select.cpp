@@ -13,18 +13,16 @@
 #include <vector>
 
 #include "tensor/ops.h"
+#include "testing.h"
 
 using namespace tg;
+using tg::testing::random_tensor;
+using tg::testing::with_threads;
 
 namespace {
 
 using V = std::vector<double>;
 const double kInf = std::numeric_limits<double>::infinity();
-
-Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed = 1) {
-  Generator g(seed);
-  return randn(shape, g, dtype);
-}
 
 Tensor random_indices(const Shape& shape, int64_t bound, uint64_t seed = 2) {
   Generator g(seed);
@@ -38,15 +36,6 @@ double dot(const Tensor& a, const Tensor& b) {
   double s = 0;
   for (size_t i = 0; i < x.size(); ++i) s += x[i] * y[i];
   return s;
-}
-
-template <class F>
-auto with_threads(int n, F f) {
-  const int saved = num_threads();
-  set_num_threads(n);
-  auto result = f();
-  set_num_threads(saved);
-  return result;
 }
 
 }  // namespace

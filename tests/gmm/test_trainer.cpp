@@ -37,7 +37,6 @@ TrainOptions tiny(const std::string& out) {
   o.baselines = {};
   o.checkpoint_every = 3;
   o.threads = 1;
-  o.quiet = true;
   o.out = out;
   return o;
 }
@@ -64,17 +63,16 @@ std::vector<std::string> step_lines(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("a resumed run is bit-identical to an uninterrupted one") {
-  std::ostringstream console;
   const std::string straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
-  const TrainResult a = train_tgmm(tiny(straight), console);
+  const TrainResult a = train_tgmm(tiny(straight));
   CHECK(a.step == 6);
 
   TrainOptions first = tiny(resumed);
   first.steps = 3;  // stop half way (a checkpoint is written at the end)
-  train_tgmm(first, console);
+  train_tgmm(first);
   TrainOptions second = tiny(resumed);
   second.resume = true;
-  const TrainResult b = train_tgmm(second, console);
+  const TrainResult b = train_tgmm(second);
   CHECK(b.step == 6);
 
   const auto ta = nn::read_safetensors(straight + "/model.safetensors").tensors;
@@ -90,15 +88,13 @@ TEST_CASE("a resumed run is bit-identical to an uninterrupted one") {
 }
 
 TEST_CASE("resuming without a checkpoint is refused with the directory named") {
-  std::ostringstream console;
   TrainOptions o = tiny(fresh_dir("nothing"));
   o.resume = true;
-  CHECK_THROWS_WITH_AS(train_tgmm(o, console), ("--resume: no checkpoint in " + o.out).c_str(),
+  CHECK_THROWS_WITH_AS(train_tgmm(o), ("--resume: no checkpoint in " + o.out).c_str(),
                        std::runtime_error);
 }
 
 TEST_CASE("a non-finite loss stops training and keeps the last good checkpoint") {
-  std::ostringstream console;
   TrainOptions o = tiny(fresh_dir("diverge"));
   o.steps = 20;
   o.checkpoint_every = 1;
@@ -106,7 +102,7 @@ TEST_CASE("a non-finite loss stops training and keeps the last good checkpoint")
   o.schedule = "constant";
   o.clip = 0;
   o.lr = 1e30;  // the first update overflows the parameters
-  const TrainResult r = train_tgmm(o, console);
+  const TrainResult r = train_tgmm(o);
   CHECK(r.diverged);
   CHECK(r.step < 20);
   CHECK(r.message.find("stopped, the last checkpoint is kept") != std::string::npos);
@@ -122,11 +118,10 @@ TEST_CASE("a non-finite loss stops training and keeps the last good checkpoint")
 }
 
 TEST_CASE("a stop request saves a checkpoint and returns") {
-  std::ostringstream console;
   TrainOptions o = tiny(fresh_dir("stop"));
   o.checkpoint_every = 0;
   std::atomic<bool> stop{true};
-  const TrainResult r = train_tgmm(o, console, &stop);
+  const TrainResult r = train_tgmm(o, nullptr, &stop);
   CHECK(r.interrupted);
   CHECK(r.step == 0);
   CHECK(nn::checkpoint_exists(o.out));

@@ -143,6 +143,10 @@ CLI::Option* add_name_list(CLI::App& app, const std::string& flag, std::vector<s
       ->default_str(shown);
 }
 
+CLI::Validator range(int64_t lo, int64_t hi) {
+  return CLI::Range(lo, hi).description(std::to_string(lo) + ".." + std::to_string(hi));
+}
+
 CLI::Option* add_text(CLI::App& app, const std::string& flag, std::string& value,
                       const std::string& type, const std::string& meaning) {
   return app.add_option(flag, value, meaning)->type_name(type)->capture_default_str();

@@ -49,6 +49,9 @@ CLI::Option* add_name_list(CLI::App& app, const std::string& flag, std::vector<s
                            const std::vector<std::string>& known, const std::string& noun,
                            const std::string& meaning);
 
+// A check that an integer lies in [lo, hi], shown in the help as "INT:lo..hi".
+CLI::Validator range(int64_t lo, int64_t hi);
+
 // Text, shown with `type` in the help (e.g. "gpt2|set"); checked later by whoever uses it.
 CLI::Option* add_text(CLI::App& app, const std::string& flag, std::string& value,
                       const std::string& type, const std::string& meaning);

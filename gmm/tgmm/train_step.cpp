@@ -1,4 +1,4 @@
-// train_step.cpp — one TGMM optimiser step (see train_step.h).
+// train_step.cpp — one TGMM optimiser step (see train_step.h for the phases).
 #include "gmm/tgmm/train_step.h"
 
 #include <cmath>
@@ -8,19 +8,26 @@
 
 namespace tg::gmm {
 
-Tensor valid_mask(const TaskBatch& batch, DType dtype) {
-  const Tensor positions = arange(batch.n(), DType::F64).unsqueeze(0);              // (1, N)
-  const Tensor lengths = batch.lengths.to(DType::F64).unsqueeze(1);                 // (B, 1)
-  return lt(positions.expand({batch.batch_size(), batch.n()}), lengths).to(dtype);  // (B, N)
+TgmmLoss forward_loss(const TgmmModel& model, const TaskBatch& batch, const Tensor& valid,
+                      LossKind loss_kind) {
+  const TgmmOutput out = model.forward(batch.x, batch.ks, valid);
+  return tgmm_loss(out, batch, loss_kind);
+}
+
+double clip_gradients(const TgmmModel& model, double clip) {
+  return clip > 0 ? nn::clip_grad_norm(model.named_parameters(), clip)
+                  : nn::grad_norm(model.parameters());
 }
 
 StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& batch,
                       LossKind loss_kind, double clip) {
   StepResult r;
-  const Tensor valid = valid_mask(batch, model.config().dtype);
+  // 1. sample tasks: drawn by the caller; this lap charges that time and the mask's to it
+  const Tensor valid = batch.valid_mask(model.config().dtype);
   profile::lap("sample tasks");
-  const TgmmOutput out = model.forward(batch.x, batch.ks, valid);
-  const TgmmLoss loss = tgmm_loss(out, batch, loss_kind);
+
+  // 2. forward and loss
+  const TgmmLoss loss = forward_loss(model, batch, valid, loss_kind);
   r.loss = loss.loss.item();
   r.weight_loss = loss.weight_loss;
   r.mean_loss = loss.mean_loss;
@@ -29,16 +36,23 @@ StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& b
     r.status = StepResult::LossNotFinite;
     return r;
   }
+
+  // 3. backward
   optimizer.zero_grad();
   profile::lap("zero grad");
   loss.loss.backward();
-  r.grad_norm = clip > 0 ? nn::clip_grad_norm(model.named_parameters(), clip)
-                         : nn::grad_norm(model.parameters());
+
+  // 4. (a data-parallel run all-reduces the gradients here)
+
+  // 5. clip
+  r.grad_norm = clip_gradients(model, clip);
   profile::lap("clip grad norm");
   if (!std::isfinite(r.grad_norm)) {
     r.status = StepResult::GradNotFinite;
     return r;
   }
+
+  // 6. AdamW
   optimizer.step();
   profile::lap("adamw");
   return r;

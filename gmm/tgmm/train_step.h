@@ -1,7 +1,14 @@
-// train_step.h — one TGMM optimiser step on one batch, shared by the trainer and tools/bench.
+// train_step.h — one TGMM optimiser step on one batch of tasks (TrainingRun::step runs it).
 //
-//   forward on every task at once -> loss (with slot matching) -> backward -> clip -> AdamW.
-//
+// The phases of a step, in order (the batch itself, phase 1, is drawn by the caller):
+//   1. sample tasks         TrainingRun::step draws the step's tasks from the data generator
+//   2. forward and loss     every task at once, the loss with slot matching (forward_loss)
+//   3. backward             old gradients zeroed, the loss's gradients left in the parameters
+//   4. [gradient reduction] where a data-parallel run would all-reduce the gradients, averaged
+//                           over processes (each holding an equal share of the tasks, so the
+//                           average is the gradient of the loss over the whole batch)
+//   5. clip                 the global gradient norm, clipped when clip > 0 (clip_gradients)
+//   6. AdamW                at the optimizer's current learning rate
 // A loss or gradient norm that is not finite stops the step before the parameters change (the
 // caller decides what to do: the trainer stops and keeps its last checkpoint). Each phase laps
 // the profiler (tensor/profiler.h), so tools/bench can say where a step's time goes.
@@ -13,9 +20,6 @@
 
 namespace tg::gmm {
 
-// (B, N) 1/0 mask of the positions below each task's length, in `dtype`.
-Tensor valid_mask(const TaskBatch& batch, DType dtype);
-
 struct StepResult {
   enum Status { Ok, LossNotFinite, GradNotFinite };
   Status status = Ok;
@@ -23,7 +27,14 @@ struct StepResult {
   double grad_norm = 0;  // before clipping
 };
 
-// One step at the optimizer's current learning rate. clip > 0 clips the global gradient norm.
+// Phase 2: the model on every task of `batch` (valid: batch.valid_mask) and the loss.
+TgmmLoss forward_loss(const TgmmModel& model, const TaskBatch& batch, const Tensor& valid,
+                      LossKind loss_kind);
+// Phase 5: the global L2 norm of the gradients before clipping; clip > 0 scales them down to
+// at most `clip`.
+double clip_gradients(const TgmmModel& model, double clip);
+
+// Phases 2 to 6 at the optimizer's current learning rate.
 StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& batch,
                       LossKind loss_kind, double clip);
 

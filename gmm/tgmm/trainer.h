@@ -1,69 +1,40 @@
-// trainer.h — training TGMM: sample tasks, forward, loss, backward, AdamW; evaluate; checkpoint.
+// trainer.h — training TGMM to the end: the loop around a TrainingRun (training_run.h).
 //
-// One step (docs/tgmm.md, "The training recipe, and why"): draw `batch` tasks for each K of the
-// list (padded to Kmax, each with a random training length in [N/2, N]), run the model on all of
-// them at once, take the loss, backpropagate, clip, and step AdamW at the scheduled learning
-// rate.
+// Until the run has taken options.steps steps:
+//   * a stop request (the `stop` flag, set by the program on SIGINT/SIGTERM) is checked before
+//     each step: a checkpoint is written and training returns with interrupted = true;
+//   * one step (TrainingRun::step), logged to train.jsonl; a loss or gradient that is not finite
+//     stops training with a message, and the last good checkpoint stays on disk untouched;
+//   * every eval_every steps (not at the last): an evaluation, logged;
+//   * every checkpoint_every steps and at the last: a checkpoint in `out`.
+// Then the final evaluation, logged and written to eval.json. --resume (options.resume)
+// continues from the checkpoint bit-identically. Files: run_files.h, the only writer.
 //
-// Around it:
-//   * every `eval_every` steps and at the end: the harness (evaluate.h) scores TGMM on fresh
-//     tasks at each evaluation N; the baselines are scored once on the same tasks (the tasks
-//     depend only on the evaluation seed) and reused;
-//   * every `checkpoint_every` steps, at the end, and on a stop request (SIGINT/SIGTERM): a
-//     checkpoint in `out` (nn/checkpoint.h). --resume continues from it bit-identically: the
-//     model, AdamW's moments, the step and the data generator's state all come back exactly;
-//   * a loss or gradient that is not finite stops training with a message; the last good
-//     checkpoint stays on disk untouched;
-//   * logs: `out/train.jsonl` (one JSON object per step, and per evaluation), `out/eval.json` (the
-//     final evaluation records, harness JSON keys), and a progress line on the console.
+// gmm/ prints nothing: the program follows the run through a TrainingObserver (tools/train
+// prints a progress line and draws its plots from there).
 #pragma once
 #include <atomic>
-#include <functional>
-#include <iosfwd>
-#include <map>
 #include <string>
 #include <vector>
 
-#include "gmm/mixture/evaluate.h"
-#include "gmm/tgmm/tgmm.h"
-#include "gmm/tgmm/tgmm_loss.h"
+#include "gmm/tgmm/run_files.h"
+#include "gmm/tgmm/train_options.h"
+#include "gmm/tgmm/training_run.h"
 
 namespace tg::gmm {
 
-struct TrainOptions {
-  TgmmConfig model;
-  int64_t n = 64;        // max training N (points per task)
-  int64_t batch = 16;    // tasks per K per step
-  int64_t steps = 3000;  // total optimiser steps (a resumed run continues up to this)
-  double lr = 3e-3;
-  double min_lr = 0.0;  // cosine floor
-  double wd = 0.0;
-  int64_t warmup = 200;
-  std::string schedule = "cosine";  // "cosine" (warm-up then cosine decay) or "constant"
-  double clip = 1.0;                // global gradient-norm clip; 0 = off
-  LossKind loss = LossKind::Hungarian;
-  uint64_t seed = 42;
-  int threads = 0;  // 0 = all cores
-  // Where the model trains. Tasks are sampled, matched (Hungarian) and evaluated against the
-  // baselines on the CPU; the model's forward, backward and AdamW run on this device.
-  Device device = Device::CPU;
-  int64_t eval_every = 500;
-  std::vector<int64_t> eval_ns = {64};
-  int64_t eval_tasks = 256;  // per (K, N)
-  uint64_t eval_seed = 7;
-  std::vector<std::string> baselines = {"em-paper", "em-strong", "spectral"};
-  int64_t checkpoint_every = 500;
-  std::string out = "runs/default";
-  bool resume = false;
-  bool quiet = false;  // no progress line (tests)
-  // Called after every evaluation has been logged, and after eval.json is written (the program
-  // draws its plots here; gmm/ itself draws nothing).
-  std::function<void()> after_evaluation;
-
-  void validate() const;  // throws std::invalid_argument naming the bad option
-  // The training tasks of one step: `batch` per K, random lengths in [n/2, n].
-  TaskConfig task_config() const;
-  std::map<std::string, std::string> to_metadata() const;
+// Told what the run does, after the files say it. Every method does nothing by default.
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  // Before the first step (after resuming, if the run resumed).
+  virtual void on_start(const TrainingRun&) {}
+  // After each completed step and its log line.
+  virtual void on_step(const TrainingRun&, const StepRecord&) {}
+  // The loop is over (done, stopped or diverged); the final evaluation, if any, comes next.
+  virtual void on_steps_end(const TrainingRun&) {}
+  // After each evaluation and its files: its log lines, and for the final one eval.json.
+  virtual void on_evaluation(const TrainingRun&, const Evaluation&, bool /*final*/) {}
 };
 
 struct TrainResult {
@@ -74,12 +45,15 @@ struct TrainResult {
   std::vector<EvalRecord> final_eval;  // TGMM and baselines, when training reached the end
 };
 
-// Train as `options` says, writing into options.out. `stop` (may be null) is polled once per
-// step; when it becomes true the trainer checkpoints and returns with interrupted = true.
-TrainResult train_tgmm(const TrainOptions& options, std::ostream& console,
-                       const std::atomic<bool>* stop = nullptr);
+// Train `run` to options.steps, writing through `files`. `stop` (may be null) is polled once
+// per step.
+TrainResult train(TrainingRun& run, RunFiles& files, TrainingObserver& observer,
+                  const std::atomic<bool>* stop = nullptr);
 
-// TGMM as an estimator for the harness (eval mode, no gradients).
-Estimator tgmm_estimator(const TgmmModel& model, const std::string& name = "tgmm");
+// The whole job: a TrainingRun from `options` (resumed when options.resume), its files in
+// options.out, trained to the end. Throws std::invalid_argument on bad options and
+// std::runtime_error when --resume finds no checkpoint.
+TrainResult train_tgmm(const TrainOptions& options, TrainingObserver* observer = nullptr,
+                       const std::atomic<bool>* stop = nullptr);
 
 }  // namespace tg::gmm

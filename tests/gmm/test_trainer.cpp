@@ -37,7 +37,6 @@ TrainOptions tiny(const std::string& out) {
   o.baselines = {};
   o.checkpoint_every = 3;
   o.threads = 1;
-  o.quiet = true;
   o.out = out;
   return o;
 }
@@ -64,17 +63,16 @@ std::vector<std::string> step_lines(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("a resumed run is bit-identical to an uninterrupted one") {
-  std::ostringstream console;
   const std::string straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
-  const TrainResult a = train_tgmm(tiny(straight), console);
+  const TrainResult a = train_tgmm(tiny(straight));
   CHECK(a.step == 6);
 
   TrainOptions first = tiny(resumed);
   first.steps = 3;  // stop half way (a checkpoint is written at the end)
-  train_tgmm(first, console);
+  train_tgmm(first);
   TrainOptions second = tiny(resumed);
   second.resume = true;
-  const TrainResult b = train_tgmm(second, console);
+  const TrainResult b = train_tgmm(second);
   CHECK(b.step == 6);
 
   const auto ta = nn::read_safetensors(straight + "/model.safetensors").tensors;
@@ -90,15 +88,13 @@ TEST_CASE("a resumed run is bit-identical to an uninterrupted one") {
 }
 
 TEST_CASE("resuming without a checkpoint is refused with the directory named") {
-  std::ostringstream console;
   TrainOptions o = tiny(fresh_dir("nothing"));
   o.resume = true;
-  CHECK_THROWS_WITH_AS(train_tgmm(o, console), ("--resume: no checkpoint in " + o.out).c_str(),
+  CHECK_THROWS_WITH_AS(train_tgmm(o), ("--resume: no checkpoint in " + o.out).c_str(),
                        std::runtime_error);
 }
 
 TEST_CASE("a non-finite loss stops training and keeps the last good checkpoint") {
-  std::ostringstream console;
   TrainOptions o = tiny(fresh_dir("diverge"));
   o.steps = 20;
   o.checkpoint_every = 1;
@@ -106,7 +102,7 @@ TEST_CASE("a non-finite loss stops training and keeps the last good checkpoint")
   o.schedule = "constant";
   o.clip = 0;
   o.lr = 1e30;  // the first update overflows the parameters
-  const TrainResult r = train_tgmm(o, console);
+  const TrainResult r = train_tgmm(o);
   CHECK(r.diverged);
   CHECK(r.step < 20);
   CHECK(r.message.find("stopped, the last checkpoint is kept") != std::string::npos);
@@ -122,11 +118,10 @@ TEST_CASE("a non-finite loss stops training and keeps the last good checkpoint")
 }
 
 TEST_CASE("a stop request saves a checkpoint and returns") {
-  std::ostringstream console;
   TrainOptions o = tiny(fresh_dir("stop"));
   o.checkpoint_every = 0;
   std::atomic<bool> stop{true};
-  const TrainResult r = train_tgmm(o, console, &stop);
+  const TrainResult r = train_tgmm(o, nullptr, &stop);
   CHECK(r.interrupted);
   CHECK(r.step == 0);
   CHECK(nn::checkpoint_exists(o.out));
@@ -140,4 +135,124 @@ TEST_CASE("bad training options are refused with the flag named") {
   o.eval_ns = {64};  // beyond the gpt2 model's 8 positions
   CHECK_THROWS_WITH_AS(o.validate(), "--eval-n 64 exceeds the model's positions",
                        std::invalid_argument);
+}
+
+TEST_CASE("a TrainingRun stepped by hand reports what the trainer logs") {
+  TrainOptions o = tiny(fresh_dir("by_trainer"));
+  o.eval_every = 3;
+  o.baselines = {"em-paper"};
+  train_tgmm(o);
+  std::vector<nlohmann::json> logged;
+  for (const auto& line : step_lines(o.out)) logged.push_back(nlohmann::json::parse(line));
+  REQUIRE(logged.size() == 6);
+
+  TrainingRun run(o);
+  CHECK(run.steps_done() == 0);
+  CHECK_FALSE(run.resumed());
+  for (int64_t s = 1; s <= 6; ++s) {
+    CAPTURE(s);
+    const StepRecord r = run.step();
+    REQUIRE(r.status == StepResult::Ok);
+    CHECK(r.step == s);
+    CHECK(run.steps_done() == s);
+    const nlohmann::json& j = logged[s - 1];
+    CHECK(j["step"] == s);
+    CHECK(j["loss"].get<double>() == r.loss);
+    CHECK(j["weight_loss"].get<double>() == r.weight_loss);
+    CHECK(j["mean_loss"].get<double>() == r.mean_loss);
+    CHECK(j["lr"].get<double>() == r.lr);
+    CHECK(j["grad_norm"].get<double>() == r.grad_norm);
+    CHECK(r.seconds > 0);
+    CHECK(run.evaluation_due() == (s == 3));  // not at the last step: the final one covers it
+    CHECK(run.checkpoint_due() == (s % 3 == 0));
+  }
+  CHECK(run.finished());
+
+  const Evaluation first = run.evaluate();
+  CHECK(first.step == 6);
+  CHECK(first.baselines_scored_now);
+  CHECK(first.tgmm.size() == 2);  // K = 2, 3 at N = 8
+  REQUIRE(first.baselines.size() == 2);
+  CHECK(first.baselines[0].method == "em-paper");
+  const Evaluation second = run.evaluate();
+  CHECK_FALSE(second.baselines_scored_now);  // scored once, reused
+  CHECK(to_json(second.baselines) == to_json(first.baselines));
+  for (size_t i = 0; i < first.tgmm.size(); ++i) {  // the same tasks, the same model
+    CHECK(second.tgmm[i].metrics.l2_error.mean == first.tgmm[i].metrics.l2_error.mean);
+  }
+  CHECK(run.checkpoint().step == 6);
+}
+
+namespace {
+
+// Notes each call, with what the run's files hold at that moment.
+struct Recorder : TrainingObserver {
+  std::string dir;
+  std::vector<std::string> events;
+  int64_t log_lines() const {
+    std::ifstream in(dir + "/train.jsonl");
+    int64_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  }
+  void on_start(const TrainingRun& run) override {
+    events.push_back("start " + std::to_string(run.steps_done()));
+  }
+  void on_step(const TrainingRun&, const StepRecord& r) override {
+    events.push_back("step " + std::to_string(r.step));
+  }
+  void on_steps_end(const TrainingRun&) override { events.push_back("end"); }
+  void on_evaluation(const TrainingRun&, const Evaluation& e, bool final) override {
+    events.push_back(std::string(final ? "final " : "eval ") + std::to_string(e.step) + " lines " +
+                     std::to_string(log_lines()) +
+                     (fs::exists(dir + "/eval.json") ? " eval.json" : ""));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the observer hears each step and evaluation, after the files say it") {
+  TrainOptions o = tiny(fresh_dir("observed"));
+  o.eval_every = 2;
+  o.steps = 4;
+  o.baselines = {"em-paper"};
+  Recorder recorder;
+  recorder.dir = o.out;
+  const TrainResult r = train_tgmm(o, &recorder);
+  CHECK(r.step == 4);
+  // train.jsonl: steps 1-2, the baselines, eval at 2, steps 3-4, eval at 4 (the final one).
+  const std::vector<std::string> expected = {
+      "start 0", "step 1", "step 2", "eval 2 lines 4",
+      "step 3",  "step 4", "end",    "final 4 lines 7 eval.json"};
+  CHECK(recorder.events == expected);
+  std::ifstream in(o.out + "/train.jsonl");
+  std::vector<std::string> kinds;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    kinds.push_back(j.value("type", "step") + " " + std::to_string(j.value("step", 0)));
+  }
+  CHECK(kinds == std::vector<std::string>{"step 1", "step 2", "baselines 0", "eval 2", "step 3",
+                                          "step 4", "eval 4"});
+}
+
+TEST_CASE("the paper recipe is an overlay on the default run") {
+  TrainOptions o;
+  o.model.d = 3;  // not part of the recipe: kept
+  o.seed = 5;
+  apply_paper_recipe(o);
+  CHECK(o.model.d == 3);
+  CHECK(o.seed == 5);
+  CHECK(o.model.backbone == "gpt2");
+  CHECK(o.model.weight_head == WeightHead::Average);
+  CHECK(o.model.embd == 128);
+  CHECK(o.model.layers == 12);
+  CHECK(o.model.heads == 4);
+  CHECK(o.loss == LossKind::Sorted);
+  CHECK(o.lr == 1e-3);
+  CHECK(o.schedule == "constant");
+  CHECK(o.warmup == 0);
+  CHECK(o.clip == 0);
+  CHECK(o.batch == 64);
+  CHECK(o.n == 128);
+  CHECK(o.eval_ns == std::vector<int64_t>{32, 64, 128});
 }

@@ -2,10 +2,14 @@
 // prints one JSON object with --json, and refuses bad flags with one line and exit code 2.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "run_program.h"
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -56,4 +60,28 @@ TEST_CASE("tools/bench train: a readable report, and bad flags exit 2 with one l
   CHECK(device.err.find('\n') == device.err.size() - 1);
   const Run none = run_bench("");
   CHECK(none.exit_code == 2);
+}
+
+TEST_CASE("tools/bench train reads --config like tools/train, and says what --steps means") {
+  const fs::path dir = fs::temp_directory_path();
+  const std::string good = (dir / "tg_bench_good.toml").string();
+  const std::string bad = (dir / "tg_bench_bad.toml").string();
+  std::ofstream(good) << "backbone = \"gpt2\"\nloss = \"sorted\"\nlayers = 3\n";
+  std::ofstream(bad) << "width = 3\n";
+  const Run r = run_bench(std::string("train ") + kTiny + " --config " + good + " --json");
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["config"]["backbone"] == "gpt2");  // from the file
+  CHECK(j["config"]["loss"] == "sorted");
+  CHECK(j["config"]["layers"] == 1);  // the flag wins
+  CHECK(j["steps"] == 3);
+
+  const Run refused = run_bench("train --config " + bad);
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err == "bench: config " + bad + ": unknown key 'width'\n");
+
+  const Run help = run_bench("train --help");
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--steps INT [10]") != std::string::npos);
+  CHECK(help.out.find("--warmup-steps INT [3]") != std::string::npos);
 }

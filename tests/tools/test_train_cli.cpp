@@ -103,3 +103,75 @@ TEST_CASE("tools/train: a TOML config is read, unknown keys refused, flags overr
   CHECK(js.str().find("\"method\":\"tgmm\"") != std::string::npos);
   CHECK(js.str().find("\"weights\"") != std::string::npos);
 }
+
+TEST_CASE("tools/train --help: every setting with its type and default, exit code 0") {
+  const Run r = run_train("--help");
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());
+  for (const char* line : {"--d INT [8]",
+                           "--ks INT,... [2,3,4,5]",
+                           "--embd INT [64]",
+                           "--layers INT [4]",
+                           "--heads INT [4]",
+                           "--backbone gpt2|set [set]",
+                           "--weight-head average|slot [slot]",
+                           "--n INT [64]",
+                           "--batch INT [16]",
+                           "--steps INT [3000]",
+                           "--lr FLOAT [0.003]",
+                           "--min-lr FLOAT [0.0001]",
+                           "--warmup INT [200]",
+                           "--schedule cosine|constant [cosine]",
+                           "--clip FLOAT [1]",
+                           "--loss sorted|hungarian [hungarian]",
+                           "--eval-every INT [500]",
+                           "--eval-n INT,... [64]",
+                           "--eval-tasks INT [256]",
+                           "--checkpoint-every INT [500]",
+                           "--out DIR [runs/default]"}) {
+    CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
+  }
+}
+
+TEST_CASE("tools/train: flag over config file over --recipe over default, end to end") {
+  const fs::path out = fs::temp_directory_path() / "tg_train_cli_precedence";
+  fs::remove_all(out);
+  const std::string config = write_file("tg_precedence.toml", "lr = 0.002\nembd = 32\n");
+  // The recipe says gpt2, average head, sorted loss, constant lr 1e-3, D = 128, 64 tasks per K;
+  // the config says lr 0.002 and D = 32; the flags say D = 16, 2 tasks per K (kTiny).
+  const Run r = run_train(std::string(kTiny) + " --recipe paper --config " + config +
+                          " --steps 2 --out " + out.string());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("D=16, L=1, H=2, gpt2 backbone, average weight head, sorted loss; 2 tasks "
+                   "per K x 2 K, N <= 8; constant lr 0.002") != std::string::npos);
+}
+
+TEST_CASE("tools/train exit codes: 1 when training diverges or cannot resume, 130 when stopped") {
+  const fs::path out = fs::temp_directory_path() / "tg_train_cli_codes";
+  fs::remove_all(out);
+  Run r = run_train(std::string(kTiny) + " --steps 20 --lr 1e30 --clip 0 --warmup 0 " +
+                    "--schedule constant --out " + out.string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("stopped, the last checkpoint is kept\n") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+
+  fs::remove_all(out);
+  r = run_train(std::string(kTiny) + " --resume --out " + out.string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "train: --resume: no checkpoint in " + out.string() + "\n");
+
+  // SIGTERM once steps are being logged: a checkpoint, exit code 130, and --resume continues.
+  fs::remove_all(out);
+  const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path() / "train";
+  const std::string log = (out / "train.jsonl").string();
+  const std::string script = bin.string() + " " + kTiny + " --steps 1000000 --out " + out.string() +
+                             " > /dev/null 2>&1 & pid=$!; for i in $(seq 600); do [ -s " + log +
+                             " ] && break; sleep 0.1; done; kill -TERM $pid; wait $pid; exit $?";
+  const int status = std::system(("bash -c '" + script + "'").c_str());
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(fs::exists(out / "model.safetensors"));
+  CHECK(fs::exists(out / "training_state.safetensors"));
+  r = run_train(std::string(kTiny) + " --resume --steps 1 --out " + out.string());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind("resumed from " + out.string() + " at step ", 0) == 0);
+}

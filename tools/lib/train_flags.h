@@ -1,41 +1,74 @@
-// train_flags.h — the training settings as flags and TOML keys, shared by tools/train and
+// train_flags.h — the training settings as typed flags and TOML keys, shared by tools/train and
 // tools/bench (which times the very model and step that tools/train would run).
 //
-// Where a setting comes from, strongest first: a flag on the command line, a key of the
-// --config TOML file (same names without the dashes, e.g. `layers = 4`, `ks = [2, 3, 4, 5]`),
-// the --recipe, the built-in default (default_train_options()).
+// Every setting is one field of gmm::TrainOptions, bound to a flag of the same name (--d,
+// --ks, --embd, ..., --out, --resume); its default is the field's default (the default run,
+// train_options.h). Where a setting comes from, strongest first:
+//   1. its flag on the command line;
+//   2. its key in the --config TOML file: the flag's name without dashes (`layers = 4`,
+//      `ks = [2, 3, 4, 5]`, `backbone = "set"`; toml_config.h); unknown keys are refused;
+//   3. the --recipe (paper: gmm::apply_paper_recipe), for the settings neither of those gave;
+//   4. the default.
+// --device (cpu|cuda) is a flag only. Help lists every setting with its type, default and
+// meaning, and what the recipe changes.
 #pragma once
 #include <CLI/CLI.hpp>
-#include <map>
+#include <functional>
 #include <string>
+#include <vector>
 
-#include "gmm/tgmm/trainer.h"
+#include "gmm/tgmm/train_options.h"
 
 namespace tg::tools {
 
-// Our default: small enough for a 2-core CPU in minutes (docs/results.md).
-gmm::TrainOptions default_train_options();
-
 class TrainFlags {
  public:
-  // Adds --d, --ks, ... (every setting), --resume, --recipe, --config and --device to `app`.
+  // Adds every setting, --config, --recipe and --device to `app` (bound to this object, which
+  // must therefore stay where it is until parsing is done).
   explicit TrainFlags(CLI::App& app);
-  // After app.parse(): the options, from defaults, recipe, config file and flags in that order.
-  // Throws std::invalid_argument with a one-line message (bad value, unknown key, bad recipe).
-  gmm::TrainOptions resolve() const;
+  TrainFlags(const TrainFlags&) = delete;
+  TrainFlags& operator=(const TrainFlags&) = delete;
+
+  // After app.parse(): the options, with the recipe applied under the flags and the config
+  // file, the positions stretched to cover every training and evaluation N (unless given), the
+  // device checked, validated. Throws std::exception with a one-line message.
+  gmm::TrainOptions resolve();
   // Whether the setting `name` (without dashes) was given as a flag or in the config file.
   bool given(const std::string& name) const;
-  const std::string& device() const { return device_; }
+  // The option of setting `name`, e.g. for a program to describe it differently.
+  CLI::Option* option(const std::string& name) const;
 
  private:
-  std::map<std::string, std::string> values_;  // flag values as given
-  std::map<std::string, CLI::Option*> options_;
-  bool resume_ = false;
-  std::string recipe_, config_, device_ = "cpu";
-  mutable std::map<std::string, bool> from_config_;
-};
+  struct Setting {
+    std::string name;
+    CLI::Option* option;
+    std::function<void(gmm::TrainOptions& to, const gmm::TrainOptions& from)> copy;
+    std::function<std::string(const gmm::TrainOptions&)> text;
+  };
+  template <class Member>
+  void add(const std::string& name, CLI::Option* option, Member field);
+  template <class Member>
+  void number(const std::string& name, const std::string& meaning, Member field);
+  template <class Member>
+  void int_list(const std::string& name, const std::string& meaning, Member field);
+  template <class Member>
+  void text(const std::string& name, const std::string& type, const std::string& meaning,
+            Member field);
+  template <class Member, class Parse, class Name>
+  void choice(const std::string& name, const std::string& type, Parse parse, Name name_of,
+              const std::string& meaning, Member field);
+  void add_model_settings();
+  void add_training_settings();
+  void add_output_settings();
+  void group(size_t first, const std::string& name);
+  std::string recipe_summary() const;  // "backbone=gpt2, ..." what the paper recipe sets
+  void read_subcommand_config();
 
-// The settings list for --help.
-std::string train_settings_help();
+  CLI::App& app_;
+
+  gmm::TrainOptions options_;  // the flags and config keys write here
+  std::vector<Setting> settings_;
+  std::string recipe_;
+};
 
 }  // namespace tg::tools

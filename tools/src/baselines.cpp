@@ -4,8 +4,8 @@
 //                   [--methods em-paper,em-strong,spectral] [--restarts R]
 //                   [--shift none|perturb|aniso] [--perturbation S] [--threads T] [--json]
 //
-// For each d, every method runs on the same fresh tasks for each (K, N) (gmm/mixture/evaluate.h) and one
-// table per d goes to stdout; with --json, stdout holds only the JSON array of records (the
+// For each d, every method runs on the same fresh tasks for each (K, N) (gmm/mixture/evaluate.h)
+// and one table per d goes to stdout; with --json, stdout holds only the JSON array of records (the
 // tables go to stderr).
 #include <CLI/CLI.hpp>
 
@@ -15,11 +15,14 @@
 #include <vector>
 
 #include "gmm/mixture/evaluate.h"
+#include "tools/lib/cli.h"
 
 using namespace tg;
 using namespace tg::gmm;
 
-int main(int argc, char** argv) {
+namespace {
+
+struct Options {
   std::vector<int64_t> ds = {2, 8}, ks = {2, 3, 4, 5}, ns = {32, 64, 128};
   std::vector<std::string> methods = {"em-paper", "em-strong", "spectral"};
   int64_t tasks = 128, restarts = 10;
@@ -28,69 +31,79 @@ int main(int argc, char** argv) {
   double perturbation = 0.0;
   int threads = 0;
   bool json = false;
+};
 
-  CLI::App app{"baselines: EM and spectral on the paper's evaluation settings"};
-  app.add_option("--d", ds, "dimensions (2,8)")->delimiter(',')->check(CLI::PositiveNumber);
-  app.add_option("--ks", ks, "component counts (2,3,4,5)")
-      ->delimiter(',')
+void add_options(CLI::App& app, Options& o) {
+  namespace cli = tools::cli;
+  cli::configure(app);
+  cli::add_int_list(app, "--d", o.ds, "dimensions", true);
+  cli::add_int_list(app, "--ks", o.ks, "component counts", true);
+  cli::add_int_list(app, "--n", o.ns, "points per task", true);
+  cli::add_number(app, "--tasks", o.tasks, "tasks per (K, N)")->check(CLI::PositiveNumber);
+  cli::add_number(app, "--seed", o.seed, "random seed");
+  cli::add_name_list(app, "--methods", o.methods, {"em-paper", "em-strong", "em-diag", "spectral"},
+                     "method", "em-paper, em-strong, em-diag, spectral");
+  cli::add_number(app, "--restarts", o.restarts, "restarts of em-strong and em-diag")
       ->check(CLI::PositiveNumber);
-  app.add_option("--n", ns, "points per task (32,64,128)")
-      ->delimiter(',')
-      ->check(CLI::PositiveNumber);
-  app.add_option("--tasks", tasks, "tasks per (K, N) (128)")->check(CLI::PositiveNumber);
-  app.add_option("--seed", seed, "random seed (0)");
-  app.add_option("--methods", methods, "em-paper, em-strong, em-diag, spectral")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"em-paper", "em-strong", "em-diag", "spectral"}));
-  app.add_option("--restarts", restarts, "restarts of em-strong and em-diag (10)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--shift", shift, "task distribution: none, perturb, aniso (none)")
+  cli::add_text(app, "--shift", o.shift, "SHIFT", "task distribution: none, perturb, aniso")
       ->check(CLI::IsMember({"none", "perturb", "aniso"}));
-  app.add_option("--perturbation", perturbation, "std of the mean perturbation (0)")
+  cli::add_number(app, "--perturbation", o.perturbation, "std of the mean perturbation")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::PositiveNumber);
-  app.add_flag("--json", json, "print the records as JSON on stdout");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "baselines: %s\n", e.what());
-    return 2;
-  }
+  cli::add_number(app, "--threads", o.threads, "threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", o.json, "print the records as JSON on stdout");
+}
 
+std::vector<Estimator> estimators(const Options& o) {
+  std::vector<Estimator> list;
+  for (const auto& m : o.methods) {
+    if (m == "em-strong")
+      list.push_back(em_strong_estimator(o.restarts));
+    else if (m == "em-diag")
+      list.push_back(em_diagonal_estimator(o.restarts));
+    else
+      list.push_back(builtin_estimator(m));
+  }
+  return list;
+}
+
+// Every method on the same tasks for one d; its table to `table`.
+std::vector<EvalRecord> evaluate_d(const Options& o, const std::vector<Estimator>& methods,
+                                   int64_t d, std::ostream& table) {
+  EvalSettings s;
+  s.d = d;
+  s.ks = o.ks;
+  s.ns = o.ns;
+  s.tasks = o.tasks;
+  s.seed = o.seed;
+  s.shift = parse_shift(o.shift);
+  s.perturbation_std = o.perturbation;
+  const std::vector<EvalRecord> records = evaluate(methods, s);
+  table << "\n== d = " << d << ", " << o.tasks << " tasks per (K, N), seed " << o.seed << ", shift "
+        << o.shift << " ==\n";
+  print_table(table, records);
+  return records;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"baselines: EM and spectral on the paper's evaluation settings"};
+  add_options(app, o);
+  if (auto code = tools::cli::parse(app, argc, argv, "baselines")) return *code;
   try {
-    if (threads > 0) set_num_threads(threads);
-    std::vector<Estimator> estimators;
-    for (const auto& m : methods) {
-      if (m == "em-strong")
-        estimators.push_back(em_strong_estimator(restarts));
-      else if (m == "em-diag")
-        estimators.push_back(em_diagonal_estimator(restarts));
-      else
-        estimators.push_back(builtin_estimator(m));
-    }
-    std::ostream& table = json ? std::cerr : std::cout;
+    if (o.threads > 0) set_num_threads(o.threads);
+    const std::vector<Estimator> methods = estimators(o);
+    std::ostream& table = o.json ? std::cerr : std::cout;
     std::vector<EvalRecord> all;
-    for (int64_t d : ds) {
-      EvalSettings s;
-      s.d = d;
-      s.ks = ks;
-      s.ns = ns;
-      s.tasks = tasks;
-      s.seed = seed;
-      s.shift = parse_shift(shift);
-      s.perturbation_std = perturbation;
-      const std::vector<EvalRecord> records = evaluate(estimators, s);
-      table << "\n== d = " << d << ", " << tasks << " tasks per (K, N), seed " << seed << ", shift "
-            << shift << " ==\n";
-      print_table(table, records);
+    for (int64_t d : o.ds) {
+      const std::vector<EvalRecord> records = evaluate_d(o, methods, d, table);
       all.insert(all.end(), records.begin(), records.end());
     }
-    if (json) std::cout << to_json(all).dump(1) << "\n";
+    if (o.json) std::cout << to_json(all).dump(1) << "\n";
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "baselines: %s\n", e.what());
-    return 2;
+    return tools::cli::usage_error("baselines", e.what());
   }
 }

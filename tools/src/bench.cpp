@@ -3,33 +3,36 @@
 //   tools/bench train [any tools/train model flags] [--steps S] [--warmup-steps W] [--json]
 //                     [--device cpu|cuda]
 //
-// Builds exactly the model tools/train would build from the same flags (tools/lib/train_flags.h),
-// draws 4 batches up front (sampling is not part of the timed step), runs W untimed warm-up steps
-// and then S timed steps of forward, loss, backward, clipping and AdamW, cycling the batches.
+// Builds exactly the training run tools/train would build from the same flags
+// (tools/lib/train_flags.h, gmm/tgmm/training_run.h), runs W untimed warm-up steps and then
+// times S steps of TrainingRun::step — drawing the step's tasks, forward, loss, backward,
+// clipping and AdamW at the scheduled learning rate (the schedule spans the W + S steps).
 // Prints the median and spread of seconds per step, tokens per second (tokens = tasks x padded
 // N), achieved GFLOP/s (matrix-multiply FLOPs of the step, counted as in bench/torch_tgmm.py),
 // peak memory (the process's RSS, and the tensors' own peak from the caching allocator), and the
 // share of time per op and per op family from the lap profiler (tensor/profiler.h), measured during
-// the timed steps. --json prints one JSON object (keys below) instead. With --device cuda each
-// timed step ends with a device synchronisation, and the profile shows host-side time only
-// (kernels run asynchronously: an op's bucket holds its launches, the waits land elsewhere).
-// `tools/bench kernels|block` run the kernel and GPT-2 block benchmarks (bench/kernels.cpp,
-// bench/gpt2_block.cpp); this program only does `train`.
+// the timed steps (drawing the tasks is the "sample tasks" bucket). --json prints one JSON object
+// (keys below) instead. With --device cuda each timed step ends with a device synchronisation,
+// and the profile shows host-side time only (kernels run asynchronously: an op's bucket holds its
+// launches, the waits land elsewhere). `tools/bench kernels|block` run the kernel and GPT-2 block
+// benchmarks (bench/kernels.cpp, bench/gpt2_block.cpp); this program only does `train`.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
 
-#include "gmm/mixture/tasks.h"
-#include "gmm/tgmm/train_step.h"
+#include "gmm/tgmm/training_run.h"
 #include "tensor/profiler.h"
 #include "tensor/storage.h"
+#include "tools/lib/cli.h"
 #include "tools/lib/train_flags.h"
 
 using namespace tg;
@@ -37,10 +40,20 @@ using namespace tg::gmm;
 
 namespace {
 
-int fail_usage(const std::string& message) {
-  std::fprintf(stderr, "bench: %s\n", message.c_str());
-  return 2;
-}
+constexpr int64_t kTimedSteps = 10;  // --steps, unless given
+
+struct BenchOptions {
+  TrainOptions run;  // run.steps: the timed steps
+  int64_t warmup_steps = 3;
+  bool json = false;
+};
+
+struct Timing {
+  std::vector<double> seconds;           // per timed step
+  std::vector<profile::Bucket> buckets;  // the profile of the timed steps, largest first
+  double profiled = 0;                   // their sum
+  std::vector<std::pair<std::string, double>> families;  // seconds by op family, largest first
+};
 
 // Matrix-multiply FLOPs of one training step (forward x 3: the backward does two GEMMs per
 // forward GEMM), for `tasks` tasks of padded length N. Per task, with E = Kmax + d:
@@ -68,54 +81,39 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (pos - lo) * (v[hi] - v[lo]);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line; nullopt after printing help or a usage error (exit code in `exit_code`).
+std::optional<BenchOptions> parse_options(int argc, char** argv, int& exit_code) {
   CLI::App app{"tools/bench train — time TGMM training steps and profile them"};
   app.require_subcommand(1);
   CLI::App* train =
       app.add_subcommand("train", "time full training steps of the tools/train model");
   tools::TrainFlags flags(*train);
-  int64_t warmup_steps = 3;
-  bool json = false;
-  train->add_option("--warmup-steps", warmup_steps, "untimed steps first (default 3)");
-  train->add_flag("--json", json, "print one JSON object");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help() << "\n"
-              << "train: " << train->help() << "\n--steps is the number of timed steps here "
-              << "(default 10).\n"
-              << tools::train_settings_help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    return fail_usage(e.what());
+  flags.option("steps")->description("timed steps")->default_str(std::to_string(kTimedSteps));
+  BenchOptions b;
+  tools::cli::add_number(*train, "--warmup-steps", b.warmup_steps, "untimed steps first")
+      ->group("Benchmark");
+  train->add_flag("--json", b.json, "print one JSON object")->group("Benchmark");
+  if (auto code = tools::cli::parse(app, argc, argv, "bench")) {
+    exit_code = *code;
+    return std::nullopt;
   }
-  TrainOptions o;
   try {
-    o = flags.resolve();
-    if (!flags.given("steps")) o.steps = 10;
-    if (warmup_steps < 0) throw std::invalid_argument("--warmup-steps: must be >= 0");
+    b.run = flags.resolve();
+    if (!flags.given("steps")) b.run.steps = kTimedSteps;
+    if (b.warmup_steps < 0) throw std::invalid_argument("--warmup-steps: must be >= 0");
   } catch (const std::exception& e) {
-    return fail_usage(e.what());
+    exit_code = tools::cli::usage_error("bench", e.what());
+    return std::nullopt;
   }
+  return b;
+}
 
-  if (o.threads > 0) set_num_threads(o.threads);
-  Generator init_gen(o.seed), data_gen(o.seed ^ 0x5eedULL);
-  TgmmModel model(o.model, init_gen);
-  if (o.device != Device::CPU) model.to(o.device);
-  nn::AdamWOptions adam;
-  adam.lr = 1e-4;  // small and constant: the timing must not depend on the schedule
-  adam.weight_decay = o.wd;
-  nn::AdamW optimizer(model.named_parameters(), adam);
-  const TaskConfig tasks = o.task_config();  // exactly the trainer's batches
-  std::vector<TaskBatch> batches;
-  for (int i = 0; i < 4; ++i) batches.push_back(sample_tasks(tasks, data_gen));
-  const int64_t n_tasks = batches[0].batch_size();
-
+// Runs the warm-up steps, then the timed ones with the profiler on. Throws std::runtime_error
+// when a step diverges.
+Timing time_steps(TrainingRun& run, int64_t warmup_steps, int64_t timed_steps) {
   using Clock = std::chrono::steady_clock;
-  std::vector<double> times;
-  for (int64_t s = 0; s < warmup_steps + o.steps; ++s) {
+  Timing t;
+  for (int64_t s = 0; s < warmup_steps + timed_steps; ++s) {
     const bool timed = s >= warmup_steps;
     if (timed && s == warmup_steps) {
       profile::reset();
@@ -123,29 +121,38 @@ int main(int argc, char** argv) {
     }
     const auto t0 = Clock::now();
     profile::restart_clock();
-    const StepResult r = train_step(model, optimizer, batches[s % 4], o.loss, o.clip);
-    if (o.device != Device::CPU) cuda_synchronize();  // AdamW's kernels are still queued
+    const StepRecord r = run.step();
+    if (run.options().device != Device::CPU) cuda_synchronize();  // AdamW's kernels are queued
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     if (r.status != StepResult::Ok) {
-      std::fprintf(stderr, "bench: the step diverged (loss %g)\n", r.loss);
-      return 1;
+      std::ostringstream message;
+      message << "the step diverged (loss " << r.loss << ")";
+      throw std::runtime_error(message.str());
     }
-    if (timed) times.push_back(seconds);
+    if (timed) t.seconds.push_back(seconds);
   }
   profile::enable(false);
-
-  const double median = quantile(times, 0.5);
-  const double tokens = static_cast<double>(n_tasks) * o.n;
-  const double gflops = step_flops(o.model, n_tasks, o.n) / median / 1e9;
-  const auto buckets = profile::buckets();
-  double profiled = 0;
-  for (const auto& b : buckets) profiled += b.seconds;
+  t.buckets = profile::buckets();
   std::map<std::string, double> families;
-  for (const auto& b : buckets) families[profile::profile_family(b.name)] += b.seconds;
-  std::vector<std::pair<std::string, double>> family_list(families.begin(), families.end());
-  std::sort(family_list.begin(), family_list.end(),
+  for (const auto& b : t.buckets) {
+    t.profiled += b.seconds;
+    families[profile::profile_family(b.name)] += b.seconds;
+  }
+  t.families.assign(families.begin(), families.end());
+  std::sort(t.families.begin(), t.families.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
+  return t;
+}
 
+// Tasks in one step: `batch` for each K.
+int64_t step_tasks(const TrainOptions& o) {
+  return o.batch * static_cast<int64_t>(o.model.ks.size());
+}
+
+nlohmann::json summary_json(const TrainingRun& run, const BenchOptions& b, const Timing& t) {
+  const TrainOptions& o = b.run;
+  const int64_t n_tasks = step_tasks(o);
+  const double median = quantile(t.seconds, 0.5);
   nlohmann::json result = {
       {"framework", "tg"},
       {"threads", o.threads},
@@ -163,52 +170,81 @@ int main(int argc, char** argv) {
         {"loss", loss_kind_name(o.loss)}}},
       {"steps", o.steps},
       {"median_step_s", median},
-      {"min_step_s", *std::min_element(times.begin(), times.end())},
-      {"max_step_s", *std::max_element(times.begin(), times.end())},
-      {"p25_step_s", quantile(times, 0.25)},
-      {"p75_step_s", quantile(times, 0.75)},
-      {"tokens_per_s", tokens / median},
-      {"gflops", gflops},
+      {"min_step_s", *std::min_element(t.seconds.begin(), t.seconds.end())},
+      {"max_step_s", *std::max_element(t.seconds.begin(), t.seconds.end())},
+      {"p25_step_s", quantile(t.seconds, 0.25)},
+      {"p75_step_s", quantile(t.seconds, 0.75)},
+      {"tokens_per_s", static_cast<double>(n_tasks) * o.n / median},
+      {"gflops", step_flops(o.model, n_tasks, o.n) / median / 1e9},
       {"peak_rss_mib", peak_rss_mib()},
       {"peak_tensor_mib", cpu_allocator_stats().peak_bytes / 1048576.0},
-      {"parameters", model.parameter_count()},
+      {"parameters", run.model().parameter_count()},
   };
   if (o.device != Device::CPU) {
     result["peak_gpu_mib"] = cuda_allocator_stats().peak_bytes / 1048576.0;
   }
-  nlohmann::json fam = nlohmann::json::object();
-  for (const auto& [name, s] : family_list) fam[name] = s / profiled;
-  result["family_share"] = fam;
-  if (json) {
-    std::cout << result.dump() << "\n";
-    return 0;
-  }
+  nlohmann::json shares = nlohmann::json::object();
+  for (const auto& [name, s] : t.families) shares[name] = s / t.profiled;
+  result["family_share"] = shares;
+  return result;
+}
+
+// One row of the profile tables: name, share, ms per step.
+void print_share(const std::string& name, double seconds, const Timing& t, int64_t steps) {
+  std::cout << "  " << std::left << std::setw(28) << name << std::right << std::setw(6)
+            << std::setprecision(1) << 100.0 * seconds / t.profiled << " %  " << std::setw(9)
+            << std::setprecision(2) << 1e3 * seconds / steps << " ms/step";
+}
+
+void print_report(const TrainingRun& run, const nlohmann::json& j, const BenchOptions& b,
+                  const Timing& t) {
+  const TrainOptions& o = b.run;
   std::cout << std::fixed << std::setprecision(4);
-  std::cout << "TGMM training step: " << model.parameter_count() << " parameters, " << n_tasks
-            << " tasks x N=" << o.n << ", D=" << o.model.embd << ", L=" << o.model.layers
-            << ", H=" << o.model.heads << ", " << o.model.backbone << ", " << loss_kind_name(o.loss)
-            << " loss, " << o.threads << " thread(s)\n";
-  std::cout << "  median " << median << " s/step  (p25 " << quantile(times, 0.25) << ", p75 "
-            << quantile(times, 0.75) << ", min " << result["min_step_s"].get<double>() << ", max "
-            << result["max_step_s"].get<double>() << "; " << o.steps << " steps)\n";
-  std::cout << std::setprecision(1) << "  " << tokens / median << " tokens/s, " << gflops
-            << " GFLOP/s (matmul FLOPs), peak RSS " << peak_rss_mib() << " MiB (tensors "
-            << cpu_allocator_stats().peak_bytes / 1048576.0 << " MiB)\n\n";
+  std::cout << "TGMM training step: " << run.model().parameter_count() << " parameters, "
+            << step_tasks(o) << " tasks x N=" << o.n << ", D=" << o.model.embd
+            << ", L=" << o.model.layers << ", H=" << o.model.heads << ", " << o.model.backbone
+            << ", " << loss_kind_name(o.loss) << " loss, " << o.threads << " thread(s)\n";
+  std::cout << "  median " << j["median_step_s"].get<double>() << " s/step  (p25 "
+            << j["p25_step_s"].get<double>() << ", p75 " << j["p75_step_s"].get<double>()
+            << ", min " << j["min_step_s"].get<double>() << ", max "
+            << j["max_step_s"].get<double>() << "; " << o.steps << " steps)\n";
+  std::cout << std::setprecision(1) << "  " << j["tokens_per_s"].get<double>() << " tokens/s, "
+            << j["gflops"].get<double>() << " GFLOP/s (matmul FLOPs), peak RSS "
+            << j["peak_rss_mib"].get<double>() << " MiB (tensors "
+            << j["peak_tensor_mib"].get<double>() << " MiB)\n\n";
   std::cout << "Time by op family (lap profiler, all timed steps):\n";
-  for (const auto& [name, s] : family_list) {
-    std::cout << "  " << std::left << std::setw(28) << name << std::right << std::setw(6)
-              << 100.0 * s / profiled << " %  " << std::setw(9) << std::setprecision(2)
-              << 1e3 * s / o.steps << " ms/step\n"
-              << std::setprecision(1);
+  for (const auto& [name, s] : t.families) {
+    print_share(name, s, t, o.steps);
+    std::cout << "\n";
   }
   std::cout << "\nTop ops (forward, and backward rules):\n";
-  for (size_t i = 0; i < std::min<size_t>(buckets.size(), 25); ++i) {
-    const auto& b = buckets[i];
-    std::cout << "  " << std::left << std::setw(28) << b.name << std::right << std::setw(6)
-              << 100.0 * b.seconds / profiled << " %  " << std::setw(9) << std::setprecision(2)
-              << 1e3 * b.seconds / o.steps << " ms/step " << std::setw(7) << b.calls / o.steps
-              << " calls/step\n"
-              << std::setprecision(1);
+  for (size_t i = 0; i < std::min<size_t>(t.buckets.size(), 25); ++i) {
+    const auto& bucket = t.buckets[i];
+    print_share(bucket.name, bucket.seconds, t, o.steps);
+    std::cout << " " << std::setw(7) << bucket.calls / o.steps << " calls/step\n";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  const std::optional<BenchOptions> b = parse_options(argc, argv, exit_code);
+  if (!b) return exit_code;
+  TrainOptions run_options = b->run;
+  run_options.steps = b->warmup_steps + b->run.steps;  // the schedule spans every step run
+  try {
+    TrainingRun run(run_options);
+    const Timing timing = time_steps(run, b->warmup_steps, b->run.steps);
+    const nlohmann::json summary = summary_json(run, *b, timing);
+    if (b->json) {
+      std::cout << summary.dump() << "\n";
+    } else {
+      print_report(run, summary, *b, timing);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "bench: " << e.what() << "\n";
+    return 1;
   }
   return 0;
 }

@@ -4,8 +4,8 @@
 //              [--seed S] [--methods tgmm,em-paper,em-strong,spectral] [--threads T] [--json]
 //
 // Builds the model from the configuration in the file's metadata (TgmmConfig::from_metadata),
-// loads its weights, and runs the evaluation harness (gmm/mixture/evaluate.h) for every K the model was
-// trained for and every N of --n, all methods on the same fresh tasks:
+// loads its weights, and runs the evaluation harness (gmm/mixture/evaluate.h) for every K the model
+// was trained for and every N of --n, all methods on the same fresh tasks:
 //   * in distribution: the training prior at N <= the training N;
 //   * sample-size shift: the same prior at N > the training N (read from "train.n" in the
 //     sibling training_state.safetensors; without that file every N counts as in distribution);
@@ -36,6 +36,7 @@
 #include "gmm/tgmm/trainer.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
+#include "tools/lib/cli.h"
 #include "tools/lib/tgmm_checkpoint.h"
 
 using namespace tg;
@@ -47,10 +48,12 @@ namespace {
 const std::vector<int64_t> kDefaultNs = {32, 64, 128};
 
 struct Options {
-  std::string checkpoint, ns, methods = "tgmm,em-paper,em-strong,spectral";
+  std::string checkpoint;
+  std::vector<int64_t> ns;  // empty: kDefaultNs, cut to what the model can read
   std::optional<double> ood_scale;
   int64_t tasks = 128;
   uint64_t seed = 0;
+  std::vector<std::string> methods = {"tgmm", "em-paper", "em-strong", "spectral"};
   int threads = 0;
   bool json = false;
 };
@@ -60,47 +63,49 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) items.push_back(item);
-  return items;
-}
-
-std::vector<int64_t> parse_ns(const std::string& text) {
-  std::vector<int64_t> ns;
-  for (const auto& item : split(text)) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || v < 1) {
-      throw std::invalid_argument("--n: '" + text +
-                                  "' is not a comma-separated list of positive integers");
-    }
-    ns.push_back(v);
-  }
-  if (ns.empty()) throw std::invalid_argument("--n: empty list");
-  return ns;
-}
-
-std::vector<std::string> parse_methods(const std::string& text) {
+// Every method --methods may name: TGMM and the built-in baselines.
+std::vector<std::string> known_methods() {
   std::vector<std::string> known = builtin_estimator_names();
   known.insert(known.begin(), "tgmm");
-  std::vector<std::string> methods;
-  for (const auto& m : split(text)) {
-    if (std::find(known.begin(), known.end(), m) == known.end()) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw std::invalid_argument("--methods: unknown method '" + m + "' (expected " + list + ")");
-    }
-    if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
+  return known;
+}
+
+// The command line; nullopt after help or a usage error (its exit code in `exit_code`).
+std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
+  Options o;
+  double ood_scale = 0;
+  CLI::App app{"tools/eval: TGMM vs EM (paper's, strong) and spectral on fresh tasks"};
+  tools::cli::configure(app);
+  app.add_option("--checkpoint", o.checkpoint, "DIR/model.safetensors (or the run DIR)")
+      ->required();
+  tools::cli::add_int_list(app, "--n", o.ns, "evaluation N (cut to what a gpt2 model reads)", true)
+      ->default_str(tools::cli::format_int_list(kDefaultNs));
+  CLI::Option* ood = tools::cli::add_number(app, "--ood-scale", ood_scale,
+                                            "also evaluate with means perturbed by N(0, S^2 I)")
+                         ->default_str("");
+  tools::cli::add_number(app, "--tasks", o.tasks, "tasks per (K, N)");
+  tools::cli::add_number(app, "--seed", o.seed, "evaluation seed");
+  tools::cli::add_name_list(app, "--methods", o.methods, known_methods(), "method",
+                            "methods to compare");
+  tools::cli::add_number(app, "--threads", o.threads, "threads (0: all cores)");
+  app.add_flag("--json", o.json, "print one JSON object");
+  if (auto code = tools::cli::parse(app, argc, argv, "eval")) {
+    exit_code = *code;
+    return std::nullopt;
   }
-  if (methods.empty()) throw std::invalid_argument("--methods: empty list");
-  return methods;
+  if (ood->count() > 0) o.ood_scale = ood_scale;
+  std::string problem;
+  if (o.ood_scale && !(*o.ood_scale >= 0))
+    problem = "--ood-scale must be >= 0";
+  else if (o.tasks < 1)
+    problem = "--tasks must be >= 1";
+  else if (o.threads < 0)
+    problem = "--threads must be >= 0";
+  if (!problem.empty()) {
+    exit_code = tools::cli::usage_error("eval", problem);
+    return std::nullopt;
+  }
+  return o;
 }
 
 // The N to evaluate: --n as given (refused beyond a gpt2 model's positions), or the default
@@ -108,8 +113,7 @@ std::vector<std::string> parse_methods(const std::string& text) {
 std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
   const bool limited = config.backbone == "gpt2";
   if (!o.ns.empty()) {
-    const std::vector<int64_t> ns = parse_ns(o.ns);
-    for (int64_t n : ns) {
+    for (int64_t n : o.ns) {
       if (limited && n > config.n_positions) {
         throw std::invalid_argument("--n " + std::to_string(n) +
                                     ": this gpt2-backbone model has learned position embeddings "
@@ -118,7 +122,7 @@ std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
                                     " points and cannot read more (a set-backbone model can)");
       }
     }
-    return ns;
+    return o.ns;
   }
   std::vector<int64_t> ns;
   for (int64_t n : kDefaultNs) {
@@ -195,95 +199,85 @@ void print_section(const std::string& title, const std::vector<EvalRecord>& reco
   print_l2_matrix(std::cout, records, methods);
 }
 
+// The records of every method, by kind of task.
+struct Results {
+  std::vector<EvalRecord> in_distribution, size_shift, perturbed;
+};
+
+Results run_evaluations(const Options& o, const tools::LoadedTgmm& m,
+                        const std::vector<int64_t>& ns) {
+  std::vector<Estimator> estimators;
+  for (const auto& name : o.methods) {
+    estimators.push_back(name == "tgmm" ? tgmm_estimator(*m.model) : builtin_estimator(name));
+  }
+  EvalSettings settings;
+  settings.d = m.config.d;
+  settings.ks = m.config.ks;
+  settings.ns = ns;
+  settings.tasks = o.tasks;
+  settings.seed = o.seed;
+  Results results;
+  for (auto& r : evaluate(estimators, settings)) {
+    (m.train_n && r.n > *m.train_n ? results.size_shift : results.in_distribution)
+        .push_back(std::move(r));
+  }
+  if (o.ood_scale) {
+    settings.shift = Shift::MeanPerturbation;
+    settings.perturbation_std = *o.ood_scale;
+    results.perturbed = evaluate(estimators, settings);
+  }
+  return results;
+}
+
+nlohmann::json results_json(const Options& o, const tools::LoadedTgmm& m, const Results& r) {
+  nlohmann::json j = {{"checkpoint", m.path},
+                      {"train_n", m.train_n ? nlohmann::json(*m.train_n) : nlohmann::json()},
+                      {"tasks", o.tasks},
+                      {"seed", o.seed},
+                      {"in_distribution", to_json(r.in_distribution)}};
+  if (!r.size_shift.empty()) j["sample_size_shift"] = to_json(r.size_shift);
+  if (o.ood_scale) {
+    j["perturbation_std"] = *o.ood_scale;
+    j["mean_perturbation"] = to_json(r.perturbed);
+  }
+  return j;
+}
+
+void print_results(const Options& o, const tools::LoadedTgmm& m, const Results& r) {
+  std::cout << describe(m) << "\n" << o.tasks << " fresh tasks per (K, N), seed " << o.seed << "\n";
+  const std::string n_note = m.train_n ? " (N <= " + std::to_string(*m.train_n) + ")" : "";
+  print_section("in distribution" + n_note, r.in_distribution, o.methods);
+  print_section("sample-size shift (N > training N = " +
+                    (m.train_n ? std::to_string(*m.train_n) : std::string("?")) + ")",
+                r.size_shift, o.methods);
+  std::ostringstream scale;
+  if (o.ood_scale) scale << *o.ood_scale;
+  print_section("mean perturbation (s = " + scale.str() + ")", r.perturbed, o.methods);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
-  double ood_scale = 0;
-  CLI::App app{"tools/eval: TGMM vs EM (paper's, strong) and spectral on fresh tasks"};
-  app.add_option("--checkpoint", o.checkpoint, "DIR/model.safetensors (or the run DIR)")
-      ->required();
-  app.add_option("--n", o.ns, "evaluation N, comma-separated (default 32,64,128)");
-  auto* ood =
-      app.add_option("--ood-scale", ood_scale, "also evaluate with means perturbed by N(0, S^2 I)");
-  app.add_option("--tasks", o.tasks, "tasks per (K, N) (default 128)");
-  app.add_option("--seed", o.seed, "evaluation seed (default 0)");
-  app.add_option("--methods", o.methods,
-                 "comma-separated: tgmm,em-paper,em-strong,spectral (default all)");
-  app.add_option("--threads", o.threads, "threads (default: all cores)");
-  app.add_flag("--json", o.json, "print one JSON object");
-  std::vector<std::string> methods;
-  try {
-    app.parse(argc, argv);
-    if (ood->count() > 0) o.ood_scale = ood_scale;
-    if (o.ood_scale && !(*o.ood_scale >= 0))
-      throw std::invalid_argument("--ood-scale must be >= 0");
-    if (o.tasks < 1) throw std::invalid_argument("--tasks must be >= 1");
-    if (o.threads < 0) throw std::invalid_argument("--threads must be >= 0");
-    methods = parse_methods(o.methods);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return fail(2, e.what());
-  } catch (const std::exception& e) {
-    return fail(2, e.what());
-  }
-  if (o.threads > 0) set_num_threads(o.threads);
+  int exit_code = 0;
+  const std::optional<Options> o = parse_options(argc, argv, exit_code);
+  if (!o) return exit_code;
+  if (o->threads > 0) set_num_threads(o->threads);
 
   tools::LoadedTgmm m;
   std::vector<int64_t> ns;
   try {
-    m = tools::load_tgmm(o.checkpoint);
-    ns = evaluation_ns(o, m.config);
+    m = tools::load_tgmm(o->checkpoint);
+    ns = evaluation_ns(*o, m.config);
   } catch (const std::exception& e) {
     return fail(2, e.what());
   }
-
   try {
-    std::vector<Estimator> estimators;
-    for (const auto& name : methods) {
-      estimators.push_back(name == "tgmm" ? tgmm_estimator(*m.model) : builtin_estimator(name));
+    const Results results = run_evaluations(*o, m, ns);
+    if (o->json) {
+      std::cout << results_json(*o, m, results).dump() << "\n";
+    } else {
+      print_results(*o, m, results);
     }
-    EvalSettings settings;
-    settings.d = m.config.d;
-    settings.ks = m.config.ks;
-    settings.ns = ns;
-    settings.tasks = o.tasks;
-    settings.seed = o.seed;
-    std::vector<EvalRecord> in_distribution, size_shift, perturbed;
-    for (auto& r : evaluate(estimators, settings)) {
-      (m.train_n && r.n > *m.train_n ? size_shift : in_distribution).push_back(std::move(r));
-    }
-    if (o.ood_scale) {
-      settings.shift = Shift::MeanPerturbation;
-      settings.perturbation_std = *o.ood_scale;
-      perturbed = evaluate(estimators, settings);
-    }
-
-    if (o.json) {
-      nlohmann::json j = {{"checkpoint", m.path},
-                          {"train_n", m.train_n ? nlohmann::json(*m.train_n) : nlohmann::json()},
-                          {"tasks", o.tasks},
-                          {"seed", o.seed},
-                          {"in_distribution", to_json(in_distribution)}};
-      if (!size_shift.empty()) j["sample_size_shift"] = to_json(size_shift);
-      if (o.ood_scale) {
-        j["perturbation_std"] = *o.ood_scale;
-        j["mean_perturbation"] = to_json(perturbed);
-      }
-      std::cout << j.dump() << "\n";
-      return 0;
-    }
-    std::cout << describe(m) << "\n"
-              << o.tasks << " fresh tasks per (K, N), seed " << o.seed << "\n";
-    const std::string n_note = m.train_n ? " (N <= " + std::to_string(*m.train_n) + ")" : "";
-    print_section("in distribution" + n_note, in_distribution, methods);
-    print_section("sample-size shift (N > training N = " +
-                      (m.train_n ? std::to_string(*m.train_n) : std::string("?")) + ")",
-                  size_shift, methods);
-    std::ostringstream scale;
-    if (o.ood_scale) scale << *o.ood_scale;
-    print_section("mean perturbation (s = " + scale.str() + ")", perturbed, methods);
   } catch (const std::exception& e) {
     return fail(1, e.what());
   }

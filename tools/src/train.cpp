@@ -1,20 +1,23 @@
 // train.cpp — tools/train, the main job: train TGMM, then compare it with EM and spectral.
 //
 // The settings (flags, TOML config, --recipe paper, and the built-in default: a small model and
-// recipe that trains on a 2-core CPU in minutes, docs/results.md) are in tools/lib/train_flags.h.
+// recipe that trains on a 2-core CPU in minutes, docs/results.md) are in tools/lib/train_flags.h;
+// the run itself is gmm::train_tgmm (gmm/tgmm/trainer.h). This program prints its progress
+// (tools/lib/progress.h), draws the plots after each evaluation and prints the final table.
 //
 // Exit codes: 0 done; 1 training diverged or failed; 2 bad flags or config; 130 stopped by
 // SIGINT/SIGTERM after saving a checkpoint (continue with --resume).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <functional>
 #include <iostream>
-#include <map>
-#include <sstream>
 
 #include "gmm/tgmm/trainer.h"
+#include "tools/lib/cli.h"
+#include "tools/lib/progress.h"
 #include "tools/lib/train_flags.h"
 #include "tools/lib/training_plots.h"
 
@@ -30,43 +33,35 @@ void on_signal(int) {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-int fail_usage(const std::string& message) {
-  std::fprintf(stderr, "train: %s\n", message.c_str());
-  return 2;
+// The console progress, and the plots redrawn after every evaluation.
+class TrainConsole : public tools::ConsoleProgress {
+ public:
+  TrainConsole() : ConsoleProgress(std::cout, isatty(STDOUT_FILENO)) {}
+  void on_evaluation(const TrainingRun& run, const Evaluation& e, bool final) override {
+    try {
+      tools::write_training_plots(run.options().out);
+    } catch (const std::exception& err) {
+      std::cerr << "train: plots: " << err.what() << "\n";
+    }
+    ConsoleProgress::on_evaluation(run, e, final);
+  }
+};
+
+void print_final_table(const TrainOptions& o, const TrainResult& r) {
+  std::cout << "\nFinal evaluation (" << o.eval_tasks
+            << " fresh tasks per K and N, d = " << o.model.d << "):\n";
+  print_table(std::cout, r.final_eval);
+  std::cout << "\nwrote " << o.out
+            << "/{model.safetensors, train.jsonl, eval.json, loss.png, error_vs_step.png}\n";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"tools/train — train TGMM on the CPU and compare it with EM and spectral"};
-  tg::tools::TrainFlags flags(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help() << "\n" << tg::tools::train_settings_help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    return fail_usage(e.what());
-  }
-
-  TrainOptions o;
-  try {
-    o = flags.resolve();
-  } catch (const std::exception& e) {
-    return fail_usage(e.what());
-  }
-
-  o.after_evaluation = [&o] {
-    try {
-      tg::tools::write_training_plots(o.out);
-    } catch (const std::exception& e) {
-      std::cerr << "train: plots: " << e.what() << "\n";
-    }
-  };
+// Trains until done, diverged or stopped; returns the exit code.
+int train(const TrainOptions& o) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  TrainConsole console;
   try {
-    const TrainResult r = train_tgmm(o, std::cout, &g_stop);
+    const TrainResult r = train_tgmm(o, &console, &g_stop);
     if (r.interrupted) {
       std::cout << "train: " << r.message << " in " << o.out << " (continue with --resume)\n";
       return 130;
@@ -75,14 +70,25 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "train: %s\n", r.message.c_str());
       return 1;
     }
-    std::cout << "\nFinal evaluation (" << o.eval_tasks
-              << " fresh tasks per K and N, d = " << o.model.d << "):\n";
-    print_table(std::cout, r.final_eval);
-    std::cout << "\nwrote " << o.out
-              << "/{model.safetensors, train.jsonl, eval.json, loss.png, error_vs_step.png}\n";
+    print_final_table(o, r);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train: %s\n", e.what());
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tools/train — train TGMM on the CPU and compare it with EM and spectral"};
+  tools::TrainFlags flags(app);
+  if (auto exit_code = tools::cli::parse(app, argc, argv, "train")) return *exit_code;
+  TrainOptions options;
+  try {
+    options = flags.resolve();
+  } catch (const std::exception& e) {
+    return tools::cli::usage_error("train", e.what());
+  }
+  return train(options);
 }

@@ -5,15 +5,15 @@
 //                [--normalized-steps 8] [--seed 0] [--threads T] [--json]
 //
 // EM (gmm/theory/construct_em.h). For each case (d, K, N) of a grid that includes padded cases
-// (d < d0, K < K0): `tasks` tasks from the task prior (gmm/mixture/tasks.h); the start is pi uniform and
-// mu = K distinct random points of the task; the construction (f64) and exact EM run `steps`
-// steps from that start; per step, max over tasks and components of |mu_TF - mu_EM| and
+// (d < d0, K < K0): `tasks` tasks from the task prior (gmm/mixture/tasks.h); the start is pi
+// uniform and mu = K distinct random points of the task; the construction (f64) and exact EM run
+// `steps` steps from that start; per step, max over tasks and components of |mu_TF - mu_EM| and
 // |pi_TF - pi_EM|. Then the same for one case as the knot count grows, and in f32.
-// Power iteration (gmm/theory/construct_power.h). T = sum_k lambda_k u_k (x) u_k (x) u_k (orthonormal
-// u_k, lambda_k in [1, 2]) plus 0.05 N(0, 1) noise in every entry; plain steps from a v scaled so
-// that the iteration grows (max_k lambda_k |u_k . v| = 1.5); normalised steps from 8 random unit
-// starts (the worst counts). Per step |v_TF - v_ref| / |v_ref|, read from both the tokens' own
-// coordinates and the copy of v; the normalised error against the PWL knot count; f32.
+// Power iteration (gmm/theory/construct_power.h). T = sum_k lambda_k u_k (x) u_k (x) u_k
+// (orthonormal u_k, lambda_k in [1, 2]) plus 0.05 N(0, 1) noise in every entry; plain steps from a
+// v scaled so that the iteration grows (max_k lambda_k |u_k . v| = 1.5); normalised steps from 8
+// random unit starts (the worst counts). Per step |v_TF - v_ref| / |v_ref|, read from both the
+// tokens' own coordinates and the copy of v; the normalised error against the PWL knot count; f32.
 //
 // --json prints one object: em.{max_mu_error, max_pi_error, cases, knots, f32, size, ...},
 // power.{max_rel_error, cases (each with its size), f32}, power_normalized.{final_error, cases,
@@ -30,9 +30,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gmm/mixture/tasks.h"
 #include "gmm/theory/construct_em.h"
 #include "gmm/theory/construct_power.h"
-#include "gmm/mixture/tasks.h"
+#include "tools/lib/cli.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -418,33 +419,35 @@ void print_text(std::ostream& os, const json& r) {
   os << "\n";
 }
 
+// The command line into `s` and `threads`.
+void add_options(CLI::App& app, Settings& s, int& threads) {
+  namespace cli = tools::cli;
+  cli::configure(app);
+  cli::add_number(app, "--d0", s.d0, "padded dimension of the EM construction")
+      ->check(cli::range(2, 64));
+  cli::add_number(app, "--k0", s.k0, "padded component count")->check(cli::range(2, 16));
+  cli::add_number(app, "--steps", s.steps, "EM steps")->check(cli::range(1, 100));
+  cli::add_number(app, "--knots", s.knots, "knots of the EM construction's PWL log and square")
+      ->check(cli::range(2, 100000));
+  cli::add_number(app, "--tasks", s.tasks, "tasks per EM case")->check(cli::range(1, 1000));
+  cli::add_number(app, "--power-steps", s.power_steps, "plain power steps")
+      ->check(cli::range(1, 7));
+  cli::add_number(app, "--normalized-steps", s.normalized_steps, "normalised power steps")
+      ->check(cli::range(1, 1000));
+  cli::add_number(app, "--seed", s.seed, "random seed");
+  cli::add_number(app, "--threads", threads, "threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", s.json, "print one JSON object on stdout");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Settings s;
   int threads = 0;
   CLI::App app{"verify: the hand-built EM and tensor-power transformers against the references"};
-  app.add_option("--d0", s.d0, "padded dimension of the EM construction (8)")
-      ->check(CLI::Range(2, 64));
-  app.add_option("--k0", s.k0, "padded component count (5)")->check(CLI::Range(2, 16));
-  app.add_option("--steps", s.steps, "EM steps (5)")->check(CLI::Range(1, 100));
-  app.add_option("--knots", s.knots, "knots of the EM construction's PWL log and square (800)")
-      ->check(CLI::Range(2, 100000));
-  app.add_option("--tasks", s.tasks, "tasks per EM case (4)")->check(CLI::Range(1, 1000));
-  app.add_option("--power-steps", s.power_steps, "plain power steps (6)")->check(CLI::Range(1, 7));
-  app.add_option("--normalized-steps", s.normalized_steps, "normalised power steps (8)")
-      ->check(CLI::Range(1, 1000));
-  app.add_option("--seed", s.seed, "random seed (0)");
-  app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::PositiveNumber);
-  app.add_flag("--json", s.json, "print one JSON object on stdout");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "verify: %s\n", e.what());
-    return 2;
-  }
+  add_options(app, s, threads);
+  if (auto code = tools::cli::parse(app, argc, argv, "verify")) return *code;
   try {
     if (threads > 0) set_num_threads(threads);
     const auto start = std::chrono::steady_clock::now();

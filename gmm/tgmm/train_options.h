@@ -1,0 +1,78 @@
+// train_options.h — everything a TGMM training run is told: the model, the recipe (AdamW,
+// schedule, clipping, loss), the data, evaluation and checkpoints, and where to write.
+//
+// The member defaults ARE the default run (`tools/train` with no flags): a small model and
+// recipe that trains on a 2-core CPU in minutes (docs/results.md). TgmmConfig's own defaults are
+// the paper's architecture; the default run overrides them below. The paper's full recipe is a
+// named overlay on top of the defaults (apply_paper_recipe). Option names in error messages are
+// the command-line flags (tools/lib/train_flags.h binds one flag to each field).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gmm/mixture/evaluate.h"
+#include "gmm/mixture/tasks.h"
+#include "gmm/tgmm/tgmm.h"
+#include "gmm/tgmm/tgmm_loss.h"
+
+namespace tg::gmm {
+
+// Threads for a run that does not say. Measured for the default run on the 2-core machine
+// (docs/results.md, "Threads and time"), seconds per step idle / with one other busy process:
+//   one thread                                   0.098 / 0.112
+//   two, OpenMP's default (spinning) waits       0.059 / 0.219  (each barrier waits for a slice)
+//   two, OMP_WAIT_POLICY=passive (threads sleep) 0.071 / 0.103
+// So: every core when the wait policy is passive (the tools/train launcher sets it unless the
+// environment already says otherwise), else one thread.
+int default_threads();
+
+struct TrainOptions {
+  TgmmConfig model = {.d = 8,
+                      .ks = {2, 3, 4, 5},
+                      .k_max = 5,
+                      .embd = 64,
+                      .layers = 4,
+                      .heads = 4,
+                      .n_positions = 128,
+                      .backbone = "set",
+                      .weight_head = WeightHead::Slot};
+  int64_t n = 64;        // max training N (points per task)
+  int64_t batch = 16;    // tasks per K per step
+  int64_t steps = 3000;  // total optimiser steps (a resumed run continues up to this)
+  double lr = 3e-3;
+  double min_lr = 1e-4;  // cosine floor
+  double wd = 0.0;
+  int64_t warmup = 200;
+  std::string schedule = "cosine";  // "cosine" (warm-up then cosine decay) or "constant"
+  double clip = 1.0;                // global gradient-norm clip; 0 = off
+  LossKind loss = LossKind::Hungarian;
+  uint64_t seed = 42;
+  int threads = default_threads();  // 0 = all cores
+  // Where the model trains. Tasks are sampled, matched (Hungarian) and evaluated against the
+  // baselines on the CPU; the model's forward, backward and AdamW run on this device.
+  Device device = Device::CPU;
+  int64_t eval_every = 500;
+  std::vector<int64_t> eval_ns = {64};
+  int64_t eval_tasks = 256;  // per (K, N)
+  uint64_t eval_seed = 7;
+  std::vector<std::string> baselines = {"em-paper", "em-strong", "spectral"};
+  int64_t checkpoint_every = 500;
+  std::string out = "runs/default";
+  bool resume = false;
+
+  void validate() const;  // throws std::invalid_argument naming the bad option
+  // The training tasks of one step: `batch` per K, random lengths in [n/2, n].
+  TaskConfig task_config() const;
+  // The evaluation tasks: eval_tasks per (K, N) for each N of eval_ns, from eval_seed.
+  EvalSettings eval_settings() const;
+  std::map<std::string, std::string> to_metadata() const;
+};
+
+// The official architecture and recipe: causal GPT-2 (D=128, L=12, H=4), the slot-averaged
+// weight head, weight-sorted targets, AdamW at a constant lr 1e-3 without weight decay or
+// clipping, 64 tasks per K at N <= 128, evaluated at N = 32, 64, 128. Sets those fields of `o`
+// and leaves the others.
+void apply_paper_recipe(TrainOptions& o);
+
+}  // namespace tg::gmm

@@ -1,0 +1,255 @@
+// test_train_flags.cpp — the training settings as typed flags (tools/lib/train_flags.h), parsed
+// in-process: the defaults are the default run, where a setting comes from (flag > config file >
+// recipe > default), TOML config keys (lists, floats, booleans, unknown keys, syntax errors),
+// the help listing every setting with its default, and the integer-list parser all programs use.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tools/lib/cli.h"
+#include "tools/lib/train_flags.h"
+
+namespace fs = std::filesystem;
+using tg::gmm::LossKind;
+using tg::gmm::TrainOptions;
+using tg::gmm::WeightHead;
+
+namespace {
+
+std::string write_toml(const std::string& name, const std::string& text) {
+  const fs::path path = fs::temp_directory_path() / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+// The options tools/train would run with for this command line (without the program name).
+TrainOptions resolve(const std::string& args) {
+  CLI::App app;
+  tg::tools::TrainFlags flags(app);
+  app.parse(args, false);
+  return flags.resolve();
+}
+
+// The one-line message tools/train would print for this command line.
+std::string refusal(const std::string& args) {
+  try {
+    resolve(args);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+}  // namespace
+
+TEST_CASE("the options' defaults are the default run, and no flags change them") {
+  const TrainOptions o;
+  CHECK(o.model.d == 8);
+  CHECK(o.model.ks == std::vector<int64_t>{2, 3, 4, 5});
+  CHECK(o.model.embd == 64);
+  CHECK(o.model.layers == 4);
+  CHECK(o.model.heads == 4);
+  CHECK(o.model.backbone == "set");
+  CHECK(o.model.weight_head == WeightHead::Slot);
+  CHECK(o.n == 64);
+  CHECK(o.batch == 16);
+  CHECK(o.steps == 3000);
+  CHECK(o.lr == 3e-3);
+  CHECK(o.min_lr == 1e-4);
+  CHECK(o.warmup == 200);
+  CHECK(o.schedule == "cosine");
+  CHECK(o.clip == 1.0);
+  CHECK(o.loss == LossKind::Hungarian);
+  CHECK(o.eval_every == 500);
+  CHECK(o.eval_ns == std::vector<int64_t>{64});
+  CHECK(o.eval_tasks == 256);
+  CHECK(o.checkpoint_every == 500);
+  CHECK(o.out == "runs/default");
+  CHECK(o.threads == tg::gmm::default_threads());
+
+  const TrainOptions flags = resolve("");
+  CHECK(flags.to_metadata() == o.to_metadata());
+  CHECK(flags.model.to_metadata() == o.model.to_metadata());
+  CHECK(flags.threads == o.threads);
+  CHECK(flags.out == o.out);
+  CHECK_FALSE(flags.resume);
+}
+
+TEST_CASE("each flag sets its field, typed") {
+  const TrainOptions o = resolve(
+      "--d 3 --ks 2,4 --embd 32 --layers 2 --heads 8 --backbone gpt2 --weight-head average "
+      "--n 32 --batch 5 --steps 7 --lr 0.0025 --min-lr 1e-5 --wd 0.01 --warmup 3 "
+      "--schedule constant --clip 0.5 --loss sorted --seed 9 --threads 1 --eval-every 4 "
+      "--eval-n 16,32 --eval-tasks 8 --checkpoint-every 2 --out /tmp/x --resume");
+  CHECK(o.model.d == 3);
+  CHECK(o.model.ks == std::vector<int64_t>{2, 4});
+  CHECK(o.model.embd == 32);
+  CHECK(o.model.layers == 2);
+  CHECK(o.model.heads == 8);
+  CHECK(o.model.backbone == "gpt2");
+  CHECK(o.model.weight_head == WeightHead::Average);
+  CHECK(o.model.n_positions == 128);  // the default covers --n and --eval-n already
+  CHECK(o.n == 32);
+  CHECK(o.batch == 5);
+  CHECK(o.steps == 7);
+  CHECK(o.lr == 0.0025);
+  CHECK(o.min_lr == 1e-5);
+  CHECK(o.wd == 0.01);
+  CHECK(o.warmup == 3);
+  CHECK(o.schedule == "constant");
+  CHECK(o.clip == 0.5);
+  CHECK(o.loss == LossKind::Sorted);
+  CHECK(o.seed == 9);
+  CHECK(o.threads == 1);
+  CHECK(o.eval_every == 4);
+  CHECK(o.eval_ns == std::vector<int64_t>{16, 32});
+  CHECK(o.eval_tasks == 8);
+  CHECK(o.checkpoint_every == 2);
+  CHECK(o.out == "/tmp/x");
+  CHECK(o.resume);
+}
+
+TEST_CASE(
+    "a setting comes from its flag, else the config file, else the recipe, else the default") {
+  const std::string config =
+      write_toml("tg_flags_precedence.toml", "layers = 2\nembd = 32\nlr = 0.002\n");
+  const TrainOptions o = resolve("--recipe paper --config " + config + " --layers 3");
+  CHECK(o.model.layers == 3);                             // flag over config (2) and recipe (12)
+  CHECK(o.model.embd == 32);                              // config over recipe (128)
+  CHECK(o.lr == 0.002);                                   // config over recipe (1e-3)
+  CHECK(o.model.backbone == "gpt2");                      // recipe over default (set)
+  CHECK(o.batch == 64);                                   // recipe
+  CHECK(o.eval_ns == std::vector<int64_t>{32, 64, 128});  // recipe
+  CHECK(o.model.d == 8);                                  // default: neither set it
+  CHECK(o.min_lr == 1e-4);                                // default
+
+  // Without the recipe, the same config and flag over the defaults.
+  const TrainOptions plain = resolve("--config " + config + " --layers 3");
+  CHECK(plain.model.layers == 3);
+  CHECK(plain.model.embd == 32);
+  CHECK(plain.model.backbone == "set");
+  CHECK(plain.batch == 16);
+
+  // The paper recipe alone: exactly apply_paper_recipe over the defaults.
+  TrainOptions paper;
+  tg::gmm::apply_paper_recipe(paper);
+  const TrainOptions recipe = resolve("--recipe paper");
+  CHECK(recipe.to_metadata() == paper.to_metadata());
+  CHECK(recipe.model.to_metadata() == paper.model.to_metadata());
+}
+
+TEST_CASE("config keys: TOML lists, floats, booleans; the positions grow unless given") {
+  const std::string config = write_toml(
+      "tg_flags_types.toml",
+      "ks = [2, 3]\neval-n = [16, 200]\nmin-lr = 1.5e-5\nresume = true\nbackbone = \"gpt2\"\n"
+      "weight-head = \"average\"\nseed = 12\n");
+  CLI::App app;
+  tg::tools::TrainFlags flags(app);
+  app.parse("--config " + config, false);
+  const TrainOptions o = flags.resolve();
+  CHECK(o.model.ks == std::vector<int64_t>{2, 3});
+  CHECK(o.eval_ns == std::vector<int64_t>{16, 200});
+  CHECK(o.min_lr == 1.5e-5);
+  CHECK(o.resume);
+  CHECK(o.model.backbone == "gpt2");
+  CHECK(o.model.weight_head == WeightHead::Average);
+  CHECK(o.seed == 12);
+  CHECK(o.model.n_positions == 200);  // stretched to the longest evaluation N
+  CHECK(flags.given("ks"));           // a config key counts as given
+  CHECK_FALSE(flags.given("layers"));
+
+  const std::string fixed = write_toml("tg_flags_positions.toml", "positions = 64\n");
+  CHECK(refusal("--backbone gpt2 --config " + fixed + " --n 32 --eval-n 100") ==
+        "--eval-n 100 exceeds the model's positions");
+}
+
+TEST_CASE("bad settings are refused in one line naming the flag or the config file") {
+  CHECK(refusal("--layers x") == "--layers: 'x' is not a valid number");
+  CHECK(refusal("--lr 1e-3x") == "--lr: '1e-3x' is not a valid number");
+  CHECK(refusal("--ks 2,,3") == "--ks: '2,,3' is not a comma-separated list of integers");
+  CHECK(refusal("--eval-n 64,b") == "--eval-n: '64,b' is not a comma-separated list of integers");
+  CHECK(refusal("--loss l1") == "unknown loss 'l1' (expected sorted or hungarian)");
+  CHECK(refusal("--recipe fast") == "--recipe: unknown recipe 'fast' (expected paper)");
+  CHECK(refusal("--device tpu") == "--device: 'tpu' (expected cpu or cuda)");
+  CHECK(refusal("--batch 0") == "--batch must be >= 1");
+
+  const std::string unknown = write_toml("tg_flags_unknown.toml", "layers = 2\nwidth = 3\n");
+  CHECK(refusal("--config " + unknown) == "config " + unknown + ": unknown key 'width'");
+  // Flags that are not settings are not config keys either.
+  const std::string device = write_toml("tg_flags_device.toml", "device = \"cpu\"\n");
+  CHECK(refusal("--config " + device) == "config " + device + ": unknown key 'device'");
+  const std::string list = write_toml("tg_flags_list.toml", "ks = [2, \"three\"]\n");
+  CHECK(refusal("--config " + list) == "config " + list + ": 'ks' must be a list of integers");
+  const std::string value = write_toml("tg_flags_value.toml", "layers = \"four\"\n");
+  CHECK(refusal("--config " + value) == "--layers: 'four' is not a valid number");
+  const std::string syntax = write_toml("tg_flags_syntax.toml", "steps = 10\nlayers = [2\n");
+  const std::string message = refusal("--config " + syntax);
+  CHECK(message.rfind("config " + syntax + ": ", 0) == 0);
+  CHECK(message.find("(line 2)") != std::string::npos);
+}
+
+TEST_CASE("--help lists every setting with its type, default and meaning") {
+  CLI::App app{"train"};
+  tg::tools::TrainFlags flags(app);
+  const std::string help = app.help();
+  const std::pair<const char*, const char*> settings[] = {
+      {"--d INT", "[8]"},
+      {"--ks INT,...", "[2,3,4,5]"},
+      {"--embd INT", "[64]"},
+      {"--layers INT", "[4]"},
+      {"--heads INT", "[4]"},
+      {"--positions INT", "[128]"},
+      {"--backbone gpt2|set", "[set]"},
+      {"--weight-head average|slot", "[slot]"},
+      {"--n INT", "[64]"},
+      {"--batch INT", "[16]"},
+      {"--steps INT", "[3000]"},
+      {"--lr FLOAT", "[0.003]"},
+      {"--min-lr FLOAT", "[0.0001]"},
+      {"--wd FLOAT", "[0]"},
+      {"--warmup INT", "[200]"},
+      {"--schedule cosine|constant", "[cosine]"},
+      {"--clip FLOAT", "[1]"},
+      {"--loss sorted|hungarian", "[hungarian]"},
+      {"--seed UINT", "[42]"},
+      {"--eval-every INT", "[500]"},
+      {"--eval-n INT,...", "[64]"},
+      {"--eval-tasks INT", "[256]"},
+      {"--checkpoint-every INT", "[500]"},
+      {"--out DIR", "[runs/default]"},
+      {"--device cpu|cuda", "[cpu]"},
+  };
+  for (const auto& [flag, default_value] : settings) {
+    CAPTURE(flag);
+    const size_t at = help.find(std::string("  ") + flag + " " + default_value);
+    REQUIRE(at != std::string::npos);
+    // ... followed on the same line by a meaning.
+    const std::string line = help.substr(at, help.find('\n', at) - at);
+    CHECK(line.size() > std::string(flag).size() + std::string(default_value).size() + 8);
+  }
+  CHECK(help.find("--threads INT [" + std::to_string(tg::gmm::default_threads()) + "]") !=
+        std::string::npos);
+  CHECK(help.find("--resume") != std::string::npos);
+  CHECK(help.find("--config FILE") != std::string::npos);
+  CHECK(help.find("--recipe paper") != std::string::npos);
+  // What the recipe changes, generated from apply_paper_recipe.
+  CHECK(help.find("--recipe paper sets: embd=128, layers=12, backbone=gpt2") != std::string::npos);
+}
+
+TEST_CASE("integer lists are parsed once for every program") {
+  using tg::tools::cli::parse_int_list;
+  CHECK(parse_int_list("2,3,4", "--ks") == std::vector<int64_t>{2, 3, 4});
+  CHECK(parse_int_list("-1,0", "--ks") == std::vector<int64_t>{-1, 0});
+  CHECK(parse_int_list("7", "--n", true) == std::vector<int64_t>{7});
+  CHECK_THROWS_WITH(parse_int_list("2,,3", "--ks"),
+                    "--ks: '2,,3' is not a comma-separated list of integers");
+  CHECK_THROWS_WITH(parse_int_list("2,3x", "--ks"),
+                    "--ks: '2,3x' is not a comma-separated list of integers");
+  CHECK_THROWS_WITH(parse_int_list("4,0", "--n", true),
+                    "--n: '4,0' is not a comma-separated list of positive integers");
+  CHECK_THROWS_WITH(parse_int_list("", "--ks"), "--ks: empty list");
+  CHECK(tg::tools::cli::format_int_list({2, 3, 4, 5}) == "2,3,4,5");
+}

@@ -122,13 +122,17 @@ Entry parse_entry(const std::string& name, const json& j, const std::string& pat
   }
   const json& shape = j["shape"];
   if (!shape.is_array()) bad("shape is not an array");
-  uint64_t numel = 1;
+  // The product of the non-zero dimensions must fit in an int64 even when a zero dimension makes
+  // the tensor empty: the tensor's strides and its element count are computed from it.
+  constexpr uint64_t kMaxElements = uint64_t(std::numeric_limits<int64_t>::max());
+  uint64_t numel = 1, nonzero_product = 1;
   for (const json& d : shape) {
     if (!d.is_number_unsigned()) bad("shape has an entry that is not a non-negative integer");
-    uint64_t n = d.get<uint64_t>();
-    if (n > uint64_t(std::numeric_limits<int64_t>::max()) || (n != 0 && numel > UINT64_MAX / n)) {
-      bad("shape is too large");
+    const uint64_t n = d.get<uint64_t>();
+    if (n > kMaxElements || (n != 0 && nonzero_product > kMaxElements / n)) {
+      bad("shape " + shape.dump() + " is too large (its non-zero sizes multiply to over 2^63 - 1)");
     }
+    if (n != 0) nonzero_product *= n;
     numel *= n;
     e.shape.push_back(static_cast<int64_t>(n));
   }

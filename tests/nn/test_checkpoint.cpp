@@ -137,6 +137,11 @@ std::string file_of(const std::vector<std::string>& entries, const std::string& 
   return hand_made(header, data);
 }
 
+// A header with one empty F64 tensor "a" of the given shape (as JSON).
+std::string entry_text(const std::string& shape) {
+  return "{\"a\":{\"dtype\":\"F64\",\"shape\":" + shape + ",\"data_offsets\":[0,0]}}";
+}
+
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -178,6 +183,26 @@ TEST_CASE("safetensors: corrupt headers are refused with the reason") {
             "tensor 'a': missing \"data_offsets\""));
   CHECK(has(why(file_of({entry("a", "F32", "[2]", 8, 0)}, "")),
             "tensor 'a': data_offsets end before they begin"));
+}
+
+TEST_CASE("safetensors: shapes too large for an int64 are refused, even with a zero dimension") {
+  // Found by fuzzing (tests/fuzz/corpus/fuzz_safetensors/shape-zero-then-huge): a zero makes the
+  // tensor empty and its byte size 0, but its strides multiply the other sizes and overflowed.
+  TempDir dir;
+  const std::string p = dir.file("s.safetensors");
+  auto why = [&](const std::string& shape) {
+    write_bytes(p, hand_made(entry_text(shape), ""));
+    return error_of([&] { read_safetensors(p); });
+  };
+  const std::string max = "9223372036854775807";
+  CHECK(has(why("[0," + max + "," + max + "]"), "tensor 'a': shape [0," + max + "," + max +
+                                                    "] is too large (its non-zero sizes "
+                                                    "multiply to over 2^63 - 1)"));
+  CHECK(has(why("[1099511627776,1099511627776,0]"), "is too large"));
+  CHECK(has(why("[9223372036854775808]"), "is too large"));
+  // Empty tensors whose other sizes fit are fine.
+  write_bytes(p, hand_made(entry_text("[0," + max + "]"), ""));
+  CHECK(read_safetensors(p).tensors.at(0).second.shape() == Shape{0, INT64_MAX});
 }
 
 TEST_CASE("safetensors: every single-byte corruption is refused or read safely") {

@@ -142,6 +142,8 @@ TEST_CASE("checkpoint faults: a failure at any point of a save leaves the old or
     CHECK(loaded_step(d, after, later) == 3);
     CHECK(extra_files(d).empty());
   }
+  MESSAGE("a failure at each point: " << outcomes[1] << " left step 1, " << outcomes[2]
+                                      << " step 2");
   CHECK(outcomes[1] > 0);  // the faults fell on both sides of the switch
   CHECK(outcomes[2] > 0);
   CHECK(outcomes[1] + outcomes[2] == points);

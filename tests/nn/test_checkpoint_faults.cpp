@@ -251,6 +251,10 @@ TEST_CASE("checkpoint faults: no space left on a small tmpfs (where mounting is 
     MESSAGE("skipped: cannot mount a tmpfs here (" << std::strerror(errno) << ")");
     return;
   }
+  struct Unmount {  // before TempDir removes the directory, however the case ends
+    std::string dir;
+    ~Unmount() { ::umount(dir.c_str()); }
+  } unmount{d};
   const Trained before(1), after(2);
   before.save(d);
   {  // fill the file system
@@ -266,5 +270,4 @@ TEST_CASE("checkpoint faults: no space left on a small tmpfs (where mounting is 
   fs::remove(dir.file("filler"));
   after.save(d);
   CHECK(loaded_step(d, before, after) == 2);
-  ::umount(d.c_str());
 }

@@ -109,11 +109,11 @@ void sync_directory(const std::string& dir, const std::string& op) {
   fault_point("fsync directory " + dir);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) fail(op, dir, "open directory", errno);
-  // Some file systems cannot fsync a directory (EINVAL): the data itself is already on disk.
+  // Some file systems cannot fsync a directory (EINVAL, ENOTSUP): the data itself is on disk.
   const int rc = ::fsync(fd);
   const int error = errno;
   ::close(fd);
-  if (rc != 0 && error != EINVAL) fail(op, dir, "fsync directory", error);
+  if (rc != 0 && error != EINVAL && error != ENOTSUP) fail(op, dir, "fsync directory", error);
 }
 
 void remove_stale_temporaries(const std::string& target, const std::string& op) {

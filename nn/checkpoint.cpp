@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -91,6 +92,77 @@ NamedTensors split_training_state(const SafetensorsFile& file, const std::string
   return optimizer_state;
 }
 
+// The paths of a checkpoint's files in DIR.
+struct Paths {
+  std::string model, state, previous_state;
+  explicit Paths(const std::string& dir) {
+    const std::filesystem::path d(dir);
+    model = (d / kModelFile).string();
+    state = (d / kTrainingStateFile).string();
+    previous_state = (d / kPreviousTrainingStateFile).string();
+  }
+};
+
+// Why the training state at `path` does not belong to a model file with this step and hash, or
+// nothing when it does. Reads only the state's header; a file that cannot be read does not belong.
+std::optional<std::string> why_not_partner(const std::string& path, const std::string& model_path,
+                                           const std::string& model_step,
+                                           const std::string& model_hash) {
+  Metadata sm;
+  try {
+    sm = read_safetensors_metadata(path);
+    if (required(sm, "checkpoint.format", path) != kFormat) {
+      fail(path, "unknown format '" + sm.at("checkpoint.format") + "'");
+    }
+    const std::string step = required(sm, "checkpoint.step", path);
+    if (step != model_step || required(sm, "checkpoint.model_hash", path) != model_hash) {
+      fail(path, "does not belong to '" + model_path + "' (step " + step + " vs " + model_step +
+                     ", or a different model hash)");
+    }
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+// The model file's step and tensor hash, which its training state must match.
+std::pair<std::string, std::string> model_identity(const SafetensorsFile& model_file,
+                                                   const std::string& model_path) {
+  return {required(model_file.metadata, "checkpoint.step", model_path),
+          tensors_hash(model_file.tensors)};
+}
+
+// Before a save replaces the pair: if DIR/training_state.safetensors belongs to the model file
+// now in DIR, move it to the previous-state name, so that the old pair stays complete until the
+// new model file is in place. (After an interrupted save the previous-state file may be the
+// old model's partner already; it is then left as it is.)
+void keep_previous_state(const Paths& paths) {
+  if (!std::filesystem::exists(paths.model) || !std::filesystem::exists(paths.state)) return;
+  std::pair<std::string, std::string> id;
+  try {
+    id = model_identity(read_safetensors(paths.model), paths.model);
+  } catch (const std::runtime_error&) {
+    return;  // no loadable checkpoint to keep
+  }
+  if (!why_not_partner(paths.state, paths.model, id.first, id.second)) {
+    durable_rename(paths.state, paths.previous_state, "save_checkpoint");
+  }
+}
+
+// The training state that belongs to the model file: the current one, or after an interrupted
+// save the previous one. Throws the current one's reason when neither belongs.
+std::pair<std::string, SafetensorsFile> partner_state(const Paths& paths,
+                                                      const SafetensorsFile& model_file) {
+  const auto [step, hash] = model_identity(model_file, paths.model);
+  const std::optional<std::string> why = why_not_partner(paths.state, paths.model, step, hash);
+  if (!why) return {paths.state, read_safetensors(paths.state)};
+  if (std::filesystem::exists(paths.previous_state) &&
+      !why_not_partner(paths.previous_state, paths.model, step, hash)) {
+    return {paths.previous_state, read_safetensors(paths.previous_state)};
+  }
+  throw std::runtime_error(*why);
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const Module& model, const Optimizer& optimizer,
@@ -102,6 +174,10 @@ void save_checkpoint(const std::string& dir, const Module& model, const Optimize
   if (ec) {
     throw std::runtime_error("save_checkpoint: cannot create directory '" + dir +
                              "': " + ec.message());
+  }
+  const Paths paths(dir);
+  for (const std::string& path : {paths.model, paths.state, paths.previous_state}) {
+    remove_stale_temporaries(path, "save_checkpoint");
   }
   const NamedTensors model_tensors = module_tensors(model);
   const std::string step = std::to_string(checkpoint.step);
@@ -125,52 +201,52 @@ void save_checkpoint(const std::string& dir, const Module& model, const Optimize
   Metadata model_meta = checkpoint.model_metadata;
   model_meta["checkpoint.step"] = step;
 
-  const std::filesystem::path d(dir);
-  write_safetensors((d / kTrainingStateFile).string(), state, state_meta);
-  write_safetensors((d / kModelFile).string(), model_tensors, model_meta);
+  // Both new files on disk under temporary names: a full disk fails here, changing nothing.
+  AtomicFile state_file(paths.state, "save_checkpoint");
+  write_safetensors(state_file, state, state_meta);
+  state_file.finish();
+  AtomicFile model_file(paths.model, "save_checkpoint");
+  write_safetensors(model_file, model_tensors, model_meta);
+  model_file.finish();
+  // Then the switch, each step leaving a loadable pair: old model + previous state, old model +
+  // previous state (new state in place), new model + new state.
+  keep_previous_state(paths);
+  state_file.publish();
+  model_file.publish();
+  durable_remove(paths.previous_state, "save_checkpoint");
 }
 
 Checkpoint load_checkpoint(const std::string& dir, Module& model, Optimizer& optimizer) {
-  const std::filesystem::path d(dir);
-  const std::string model_path = (d / kModelFile).string();
-  const std::string state_path = (d / kTrainingStateFile).string();
-  SafetensorsFile model_file = read_safetensors(model_path);
-  SafetensorsFile state_file = read_safetensors(state_path);
+  const Paths paths(dir);
+  const SafetensorsFile model_file = read_safetensors(paths.model);
+  const auto [state_path, state_file] = partner_state(paths, model_file);
 
   const Metadata& sm = state_file.metadata;
-  if (required(sm, "checkpoint.format", state_path) != kFormat) {
-    fail(state_path, "unknown format '" + sm.at("checkpoint.format") + "'");
-  }
   const std::string optimizer_name = required(sm, "checkpoint.optimizer", state_path);
   if (optimizer_name != optimizer.name()) {
     fail(state_path, "holds " + optimizer_name + " state, the optimiser is " + optimizer.name());
   }
-  const std::string step = required(sm, "checkpoint.step", state_path);
-  if (required(model_file.metadata, "checkpoint.step", model_path) != step ||
-      required(sm, "checkpoint.model_hash", state_path) != tensors_hash(model_file.tensors)) {
-    fail(state_path, "does not belong to '" + model_path + "' (step " + step + " vs " +
-                         model_file.metadata.at("checkpoint.step") +
-                         ", or a different model hash)");
-  }
-
   Checkpoint out;
   NamedTensors optimizer_state = split_training_state(state_file, state_path, out);
-  if (std::to_string(out.step) != step) fail(state_path, "'step' differs from its metadata");
-  check_module_tensors(model, model_file.tensors, model_path);
+  if (std::to_string(out.step) != sm.at("checkpoint.step")) {
+    fail(state_path, "'step' differs from its metadata");
+  }
+  check_module_tensors(model, model_file.tensors, paths.model);
   try {
     optimizer.import_state(optimizer_state);  // validates first; throws without changing anything
   } catch (const std::invalid_argument& e) {
     fail(state_path, e.what());
   }
-  load_module_tensors(model, model_file.tensors, model_path);
+  load_module_tensors(model, model_file.tensors, paths.model);
   out.model_metadata = without_reserved(model_file.metadata);
   out.training_metadata = without_reserved(sm);
   return out;
 }
 
 bool checkpoint_exists(const std::string& dir) {
-  const std::filesystem::path d(dir);
-  return std::filesystem::exists(d / kModelFile) && std::filesystem::exists(d / kTrainingStateFile);
+  const Paths paths(dir);
+  return std::filesystem::exists(paths.model) &&
+         (std::filesystem::exists(paths.state) || std::filesystem::exists(paths.previous_state));
 }
 
 }  // namespace tg::nn

@@ -1,4 +1,5 @@
-// safetensors.cpp — the safetensors writer (atomic) and validating reader; Module save/load.
+// safetensors.cpp — the safetensors writer (atomic, through nn/durable_file.h) and validating
+// reader; Module save/load.
 //
 // Reading is in two stages so that no byte is read from a place the header merely claims:
 //   1. parse_header: the 8-byte length, the JSON, every entry (dtype, shape, offsets), checked
@@ -7,11 +8,7 @@
 //   2. read the data of each (now trusted) entry straight into a fresh tensor.
 #include "nn/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -59,69 +56,6 @@ bool parse_dtype(const std::string& s, DType& out) {
     return false;
   return true;
 }
-
-// ------------------------------------------------------------------------ atomic file write
-// A temporary file next to `path` (so the rename stays on one file system), removed unless
-// commit() renamed it over `path`.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path) : path_(path) {
-    static std::atomic<uint64_t> counter{0};
-    for (int attempt = 0; fd_ < 0; ++attempt) {
-      tmp_ = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-      fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ < 0 && (errno != EEXIST || attempt > 100)) {
-        fail("write_safetensors", path,
-             std::string("cannot create a temporary file: ") + std::strerror(errno));
-      }
-    }
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail("write_safetensors", path_, std::string("write: ") + std::strerror(errno));
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0)
-      fail("write_safetensors", path_, std::string("fsync: ") + std::strerror(errno));
-    int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) fail("write_safetensors", path_, std::string("close: ") + std::strerror(errno));
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      fail("write_safetensors", path_, std::string("rename: ") + std::strerror(errno));
-    }
-    committed_ = true;
-    sync_directory();
-  }
-
- private:
-  // Make the rename itself durable (best effort: the data is already safe on disk).
-  void sync_directory() const {
-    std::string dir = std::filesystem::path(path_).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      (void)::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
-  std::string path_, tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 // ------------------------------------------------------------------------------- the header
 struct Entry {
@@ -188,13 +122,17 @@ Entry parse_entry(const std::string& name, const json& j, const std::string& pat
   }
   const json& shape = j["shape"];
   if (!shape.is_array()) bad("shape is not an array");
-  uint64_t numel = 1;
+  // The product of the non-zero dimensions must fit in an int64 even when a zero dimension makes
+  // the tensor empty: the tensor's strides and its element count are computed from it.
+  constexpr uint64_t kMaxElements = uint64_t(std::numeric_limits<int64_t>::max());
+  uint64_t numel = 1, nonzero_product = 1;
   for (const json& d : shape) {
     if (!d.is_number_unsigned()) bad("shape has an entry that is not a non-negative integer");
-    uint64_t n = d.get<uint64_t>();
-    if (n > uint64_t(std::numeric_limits<int64_t>::max()) || (n != 0 && numel > UINT64_MAX / n)) {
-      bad("shape is too large");
+    const uint64_t n = d.get<uint64_t>();
+    if (n > kMaxElements || (n != 0 && nonzero_product > kMaxElements / n)) {
+      bad("shape " + shape.dump() + " is too large (its non-zero sizes multiply to over 2^63 - 1)");
     }
+    if (n != 0) nonzero_product *= n;
     numel *= n;
     e.shape.push_back(static_cast<int64_t>(n));
   }
@@ -288,12 +226,20 @@ std::ifstream open_for_reading(const std::string& path, uint64_t& size) {
 }  // namespace
 
 // ----------------------------------------------------------------------------------- writing
-void write_safetensors(const std::string& path, const NamedTensors& tensors,
-                       const Metadata& metadata) {
+namespace {
+
+// A file's bytes before any of them is written: the length + header, and the tensors (CPU,
+// contiguous) in order. Validates names; messages name `path`.
+struct Encoded {
+  std::string head;  // the 8-byte length and the padded header
+  std::vector<Tensor> data;
+};
+
+Encoded encode(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
   const char* op = "write_safetensors";
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<Tensor> data;
+  Encoded out;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name.empty() || name == "__metadata__")
@@ -306,7 +252,7 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
                     {"shape", c.shape()},
                     {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
-    data.push_back(std::move(c));
+    out.data.push_back(std::move(c));
   }
   std::string text;
   try {
@@ -316,16 +262,30 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
          std::string("cannot encode the header (names and metadata must be UTF-8): ") + e.what());
   }
   text.append((8 - text.size() % 8) % 8, ' ');
-  unsigned char len_bytes[8];
-  for (int i = 0; i < 8; ++i)
-    len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+  out.head.resize(8);
+  for (int i = 0; i < 8; ++i) out.head[i] = static_cast<char>(uint64_t(text.size()) >> (8 * i));
+  out.head += text;
+  return out;
+}
 
-  AtomicFile file(path);
-  file.write(len_bytes, 8);
-  file.write(text.data(), text.size());
-  for (const Tensor& c : data)
+void write_encoded(AtomicFile& file, const Encoded& encoded) {
+  file.write(encoded.head.data(), encoded.head.size());
+  for (const Tensor& c : encoded.data)
     file.write(c.raw_data(), static_cast<size_t>(c.numel() * dtype_size(c.dtype())));
-  file.commit();
+}
+
+}  // namespace
+
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
+                       const Metadata& metadata) {
+  const Encoded encoded = encode(path, tensors, metadata);
+  AtomicFile file(path, "write_safetensors");
+  write_encoded(file, encoded);
+  file.publish();
+}
+
+void write_safetensors(AtomicFile& file, const NamedTensors& tensors, const Metadata& metadata) {
+  write_encoded(file, encode(file.target(), tensors, metadata));
 }
 
 // ----------------------------------------------------------------------------------- reading

@@ -15,10 +15,11 @@
 // laid out in the order given (the reference sorts them by dtype and name), so reading gives
 // back the order that was written. dtypes: "F32", "F64", "I64" (DType::F32, F64, I64).
 //
-// Writing is atomic: the file is written to a temporary file in the same directory, flushed to
-// disk (fsync) and renamed over `path`, so a crash or a failed write leaves any previous file
-// intact. Reading validates everything against the file's size before reading any data, and
-// refuses a bad file with an exception that names the file, the tensor and the reason.
+// Writing is atomic (nn/durable_file.h): the file is written to a temporary file in the same
+// directory, flushed to disk (fsync) and renamed over `path`, then the directory is flushed, so a
+// crash or a failed write leaves any previous file intact. Reading validates everything against the
+// file's size before reading any data, and refuses a bad file with an exception that names the
+// file, the tensor and the reason.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/durable_file.h"
 #include "nn/module.h"
 
 namespace tg::nn {
@@ -40,6 +42,10 @@ struct SafetensorsFile {
 // Write `tensors` (any device, any strides; dtypes f32/f64/i64; unique non-empty names other
 // than "__metadata__") and `metadata` to `path`, atomically.
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
+                       const Metadata& metadata = {});
+// The same bytes into `file` without publishing it: a caller that replaces several files
+// publishes them in an order of its choosing (nn/checkpoint.cpp).
+void write_safetensors(AtomicFile& file, const NamedTensors& tensors,
                        const Metadata& metadata = {});
 // Read and validate a whole file. Tensors come back on the CPU, contiguous.
 SafetensorsFile read_safetensors(const std::string& path);

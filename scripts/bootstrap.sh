@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # bootstrap.sh — install what the build needs (Debian packages), then configure and build.
 #
-#   scripts/bootstrap.sh [--build-dir DIR] [--sanitize] [TARGET...]
+#   scripts/bootstrap.sh [--build-dir DIR] [--sanitize | --fuzz] [TARGET...]
+#
+# --sanitize builds with ASan + UBSan; --fuzz configures the libFuzzer build (clang, TG_FUZZ:
+# only the fuzz targets and the libraries they need; tests/fuzz/run uses it) and installs clang
+# and its runtime libraries when they are missing.
 #
 # Idempotent and quiet when everything is in place: packages are installed only when missing
 # (apt-get update once, then apt-get install), CMake is configured only when DIR has no build
@@ -12,11 +16,13 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir="$root/build"
 sanitize=OFF
+fuzz=OFF
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir="$2"; shift 2 ;;
     --sanitize) sanitize=ON; shift ;;
+    --fuzz) fuzz=ON; shift ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -26,6 +32,8 @@ log() { echo "[bootstrap] $*" >&2; }
 # --- 1. system packages ----------------------------------------------------------------------
 packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev liblapack-dev
           doctest-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev)
+# libFuzzer and the sanitizer runtimes (libclang-rt), OpenMP for clang (libomp).
+if [ "$fuzz" = ON ]; then packages+=(clang libclang-rt-dev libomp-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,10 +50,15 @@ fi
 # --- 2. configure ----------------------------------------------------------------------------
 if [ ! -f "$build_dir/build.ninja" ]; then
   build_type=Release
+  compilers=()
   [ "$sanitize" = ON ] && build_type=RelWithDebInfo
-  log "configuring $build_dir ($build_type, sanitizers $sanitize)"
+  if [ "$fuzz" = ON ]; then
+    build_type=RelWithDebInfo
+    compilers=(-DCMAKE_CXX_COMPILER=clang++)
+  fi
+  log "configuring $build_dir ($build_type, sanitizers $sanitize, fuzz targets $fuzz)"
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=$build_type \
-        -DTG_SANITIZE=$sanitize >&2
+        -DTG_SANITIZE=$sanitize -DTG_FUZZ=$fuzz "${compilers[@]}" >&2
 fi
 
 # --- 3. build --------------------------------------------------------------------------------

@@ -45,6 +45,10 @@ std::vector<Estimate> em_estimates(const EmResult& result, const Tensor& ks) {
     e.means = result.means.select(0, b).narrow(0, 0, K).contiguous();
     if (result.scales.defined()) e.scales = result.scales.select(0, b).narrow(0, 0, K).contiguous();
     e.iterations = result.iterations.data<int64_t>()[b];
+    if (!all_finite(e.weights) || !all_finite(e.means)) {
+      e = failed_estimate(
+          "EM: the fit is not finite (squared distances overflow: values too large)");
+    }
   }
   return out;
 }

@@ -42,7 +42,8 @@ Estimator spectral_estimator();                          // "spectral"
 Estimator builtin_estimator(const std::string& name);
 std::vector<std::string> builtin_estimator_names();
 
-// An EmResult as one Estimate per task (slots beyond each task's K dropped).
+// An EmResult as one Estimate per task (slots beyond each task's K dropped); a task whose
+// weights or means are not finite (points too large for double precision) is a failed estimate.
 std::vector<Estimate> em_estimates(const EmResult& result, const Tensor& ks);
 
 struct EvalSettings {

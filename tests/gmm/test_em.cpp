@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gmm/mixture/em.h"
+#include "gmm/mixture/evaluate.h"
 #include "gmm/mixture/metrics.h"
 
 using namespace tg;
@@ -223,6 +224,22 @@ TEST_CASE("em_fit rejects malformed batches by name") {
   bad.data<double>()[3] = NAN;
   CHECK_THROWS_WITH_AS(em_fit(bad, L, K, 3, EmOptions::paper(), gen),
                        doctest::Contains("non-finite"), std::invalid_argument);
+}
+
+TEST_CASE("EM on points too large for double precision fails by name instead of returning NaN") {
+  // Squared distances of points near 1e200 overflow to inf, and the E-step turns them into NaN.
+  Generator data(4);
+  const Tensor x = randn({50, 3}, data, DType::F64) * 1e200;
+  for (const char* method : {"em-paper", "em-strong"}) {
+    CAPTURE(method);
+    Generator gen(1);
+    const Estimate e = builtin_estimator(method).fit(points_batch(x, 2), gen).at(0);
+    CHECK_FALSE(e.ok);
+    CHECK(e.failure.find("not finite") != std::string::npos);
+  }
+  Generator gen(1);  // the same points at a sane scale fit
+  const Tensor sane = x * 1e-200;
+  CHECK(builtin_estimator("em-strong").fit(points_batch(sane, 2), gen).at(0).ok);
 }
 
 TEST_CASE("the E-step's vectorisable exp agrees with std::exp to a few ulp on (-inf, 0]") {

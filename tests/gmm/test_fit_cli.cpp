@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -80,6 +81,47 @@ TEST_CASE("CSV errors name the line") {
   }
 }
 
+TEST_CASE("the CSV reader takes a byte-order mark, and refuses lines over the length limit") {
+  CHECK(parse("\xEF\xBB\xBFx,y\n1,2\n").to_vector() == std::vector<double>{1, 2});
+  CHECK(parse("\xEF\xBB\xBF"
+              "1,2\n")
+            .to_vector() == std::vector<double>{1, 2});
+  auto limited = [](const std::string& text, size_t limit) {
+    std::istringstream in(text);
+    return parse_points_csv(in, "points.csv", limit);
+  };
+  CHECK(limited("1,2\n3,4.5678\n", 8).shape() == Shape{2, 2});  // 8 bytes: at the limit
+  CHECK_THROWS_WITH_AS(limited("1,2\n3,4.56789\n5,6\n", 8),
+                       "points.csv:2: line is longer than 8 bytes", CsvError);
+  // The default limit: 1 MiB.
+  std::string line;
+  while (line.size() < kMaxCsvLineBytes) line += "1,";
+  line.pop_back();  // exactly kMaxCsvLineBytes - 1 bytes of "1,1,...,1"
+  line += "0";
+  REQUIRE(line.size() == kMaxCsvLineBytes);
+  CHECK(parse(line + "\n").shape() == Shape{1, int64_t(kMaxCsvLineBytes / 2)});
+  CHECK(csv_error(line + "0\n") == "points.csv:1: line is longer than 1048576 bytes");
+}
+
+TEST_CASE("CSV values must be finite numbers of sane magnitude; bad bytes are quoted safely") {
+  CHECK(csv_error("1,1e300\n") ==
+        "points.csv:1: value 2 '1e300' is larger than 1e+100 in magnitude");
+  CHECK(csv_error("1,2\n-1e101,0\n") ==
+        "points.csv:2: value 1 '-1e101' is larger than 1e+100 in magnitude");
+  CHECK(parse("1e100,-1e100\n").to_vector() == std::vector<double>{1e100, -1e100});
+  CHECK(csv_error("1,1e400\n") == "points.csv:1: value 2 '1e400' is not a finite number");
+  CHECK(csv_error("inf,1\n") == "points.csv:1: value 1 'inf' is not a finite number");
+  CHECK(csv_error("1,-INFINITY\n") == "points.csv:1: value 2 '-INFINITY' is not a finite number");
+  CHECK(csv_error("1,\x01\xff"
+                  "2\n") == "points.csv:1: value 2 '\\x01\\xff2' is not a number");
+  CHECK(csv_error("1," + std::string(100, 'a') + "\n") ==
+        "points.csv:1: value 2 '" + std::string(40, 'a') + "...' is not a number");
+  // No columns: the first row has no number, so it is a header; the second is refused.
+  CHECK(csv_error(",\n,\n") == "points.csv:2: value 1 is empty");
+  CHECK(csv_error("1,2\r\n3,4\r\n\r\n5\r\n") ==
+        "points.csv:4: expected 2 values (as on line 1), found 1");
+}
+
 TEST_CASE("tools/fit fits CSV points with every method and reports errors in one line") {
   if (!fs::exists(fit_binary())) {
     MESSAGE("skipped: " << fit_binary().string() << " is not built (ninja fit)");
@@ -144,4 +186,57 @@ TEST_CASE("tools/fit fits CSV points with every method and reports errors in one
                "m.safetensors: no such file");
   expect_error(run_fit("--csv " + tiny + " --k 2 --method tgmm"),
                "--method tgmm needs --checkpoint");
+}
+
+TEST_CASE("tools/fit on hostile CSVs: exit 2 with one line naming the problem, or a correct fit") {
+  if (!fs::exists(fit_binary())) {
+    MESSAGE("skipped: " << fit_binary().string() << " is not built (ninja fit)");
+    return;
+  }
+  auto refused = [](const std::string& name, const std::string& text, const std::string& flags,
+                    const std::string& needle) {
+    CAPTURE(name);
+    const std::string path = write_file("tg_fit_hostile_" + name + ".csv", text);
+    const Run r = run_fit("--csv " + path + " " + flags);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err.rfind("fit: ", 0) == 0);
+    CHECK(r.err.find(needle) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  };
+  refused("nan", "1,2\nnan,3\n", "--k 1", ":2: value 1 'nan' is not a finite number");
+  refused("inf", "1,2\n3,-inf\n", "--k 1", ":2: value 2 '-inf' is not a finite number");
+  refused("overflow", "1,2\n3,1e999\n", "--k 1", ":2: value 2 '1e999' is not a finite number");
+  refused("huge", "1,2\n1e300,3\n", "--k 1", ":2: value 1 '1e300' is larger than 1e+100");
+  refused("k_over_n", "1,2\n3,4\n5,6\n", "--k 4", "--k 4 exceeds the number of points (3)");
+  refused("blank", "\n \n\r\n", "--k 1", "no data rows (empty)");
+  refused("header_only", "x,y\n", "--k 1", "no data rows (only a header)");
+  refused("no_columns", ",\n,\n", "--k 1", ":2: value 1 is empty");
+  refused("ragged", "1,2\n3,4,5\n", "--k 1", ":2: expected 2 values (as on line 1), found 3");
+  refused("long_line", "1,2\n" + std::string(kMaxCsvLineBytes + 1, '7') + "\n", "--k 1",
+          ":2: line is longer than 1048576 bytes");
+
+  // All points equal is a legitimate input: with K = 1 every method finds that point.
+  std::string equal;
+  for (int i = 0; i < 40; ++i) equal += "2.5,-1,7\n";
+  const std::string path = write_file("tg_fit_hostile_equal.csv", equal);
+  for (const char* method : {"em-paper", "em-strong", "spectral"}) {
+    CAPTURE(method);
+    const Run r = run_fit("--csv " + path + " --k 1 --json --method " + method);
+    REQUIRE(r.exit_code == 0);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["weights"][0].get<double>() == doctest::Approx(1.0));
+    const std::vector<double> mean = j["means"][0].get<std::vector<double>>();
+    REQUIRE(mean.size() == 3);
+    CHECK(mean[0] == doctest::Approx(2.5));
+    CHECK(mean[1] == doctest::Approx(-1.0));
+    CHECK(mean[2] == doctest::Approx(7.0));
+    CHECK(std::isfinite(j["log_likelihood"].get<double>()));
+  }
+  // With K = 2, EM puts both components on the point (any split of the weight is optimal).
+  const Run two = run_fit("--csv " + path + " --k 2 --json --method em-strong");
+  REQUIRE(two.exit_code == 0);
+  for (const auto& m : nlohmann::json::parse(two.out)["means"]) {
+    CHECK(m[0].get<double>() == doctest::Approx(2.5));
+  }
 }

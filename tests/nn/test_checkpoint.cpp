@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "autograd/ops.h"
+#include "checkpoint_testing.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
@@ -17,33 +18,12 @@
 
 using namespace tg;
 using namespace tg::nn;
+using namespace tg::nn::testing;
 using tg::testing::error_of;
 namespace fs = std::filesystem;
 
+
 namespace {
-
-// A fresh directory for one test, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tg_test_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
 
 std::string u64_le(uint64_t n) {
   std::string out(8, '\0');
@@ -54,40 +34,6 @@ std::string u64_le(uint64_t n) {
 // A file made by hand: length, header (as given, unpadded), data.
 std::string hand_made(const std::string& header, const std::string& data) {
   return u64_le(header.size()) + header + data;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor x = a.contiguous(), y = b.contiguous();
-  return std::memcmp(x.raw_data(), y.raw_data(), size_t(x.numel() * dtype_size(x.dtype()))) == 0;
-}
-
-// A tiny model built from ag ops: y = tanh(x W^T + b) v, with a buffer.
-class TinyModel : public Module {
- public:
-  explicit TinyModel(uint64_t seed, int64_t hidden = 4) {
-    Generator gen(seed);
-    w = register_parameter("w", randn({hidden, 3}, gen, DType::F32, 0.0, 0.5));
-    b = register_parameter("b", zeros({hidden}));
-    v = register_parameter("v", randn({hidden, 1}, gen, DType::F32, 0.0, 0.5));
-    register_buffer("scale", full({1}, 2.0));
-  }
-  ag::Variable forward(const Tensor& x) const {
-    ag::Variable h = ag::tanh(ag::matmul(ag::Variable(x), ag::transpose(w, 0, 1)) + b);
-    return ag::matmul(h, v);
-  }
-  ag::Variable w, b, v;
-};
-
-// One training step on a random regression batch drawn from `gen`.
-void train_step(TinyModel& model, Optimizer& opt, Generator& gen, int64_t step) {
-  Tensor x = randn({8, 3}, gen);
-  Tensor target = sum(x, {1}, true);
-  opt.zero_grad();
-  ag::Variable loss = ag::mean(ag::square(model.forward(x) - ag::Variable(target)));
-  loss.backward();
-  opt.set_lr(0.05 / double(1 + step));
-  opt.step();
 }
 
 }  // namespace
@@ -193,6 +139,11 @@ std::string file_of(const std::vector<std::string>& entries, const std::string& 
   return hand_made(header, data);
 }
 
+// A header with one empty F64 tensor "a" of the given shape (as JSON).
+std::string entry_text(const std::string& shape) {
+  return "{\"a\":{\"dtype\":\"F64\",\"shape\":" + shape + ",\"data_offsets\":[0,0]}}";
+}
+
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -234,6 +185,26 @@ TEST_CASE("safetensors: corrupt headers are refused with the reason") {
             "tensor 'a': missing \"data_offsets\""));
   CHECK(has(why(file_of({entry("a", "F32", "[2]", 8, 0)}, "")),
             "tensor 'a': data_offsets end before they begin"));
+}
+
+TEST_CASE("safetensors: shapes too large for an int64 are refused, even with a zero dimension") {
+  // Found by fuzzing (tests/fuzz/corpus/fuzz_safetensors/shape-zero-then-huge): a zero makes the
+  // tensor empty and its byte size 0, but its strides multiply the other sizes and overflowed.
+  TempDir dir;
+  const std::string p = dir.file("s.safetensors");
+  auto why = [&](const std::string& shape) {
+    write_bytes(p, hand_made(entry_text(shape), ""));
+    return error_of([&] { read_safetensors(p); });
+  };
+  const std::string max = "9223372036854775807";
+  CHECK(has(why("[0," + max + "," + max + "]"), "tensor 'a': shape [0," + max + "," + max +
+                                                    "] is too large (its non-zero sizes "
+                                                    "multiply to over 2^63 - 1)"));
+  CHECK(has(why("[1099511627776,1099511627776,0]"), "is too large"));
+  CHECK(has(why("[9223372036854775808]"), "is too large"));
+  // Empty tensors whose other sizes fit are fine.
+  write_bytes(p, hand_made(entry_text("[0," + max + "]"), ""));
+  CHECK(read_safetensors(p).tensors.at(0).second.shape() == Shape{0, INT64_MAX});
 }
 
 TEST_CASE("safetensors: every single-byte corruption is refused or read safely") {

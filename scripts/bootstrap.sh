@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bootstrap.sh — install what the build needs (Debian packages), then configure and build.
+# bootstrap.sh — install what the build and the programs need (Debian packages), then configure
+# and build.
 #
 #   scripts/bootstrap.sh [--build-dir DIR] [--sanitize] [TARGET...]
 #
@@ -24,8 +25,9 @@ done
 log() { echo "[bootstrap] $*" >&2; }
 
 # --- 1. system packages ----------------------------------------------------------------------
+# gnuplot-nox draws the plots (tools/lib/gnuplot.h): a program the tools run, not a library.
 packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev liblapack-dev
-          doctest-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev)
+          doctest-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

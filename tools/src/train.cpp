@@ -78,8 +78,10 @@ int main(int argc, char** argv) {
     std::cout << "\nFinal evaluation (" << o.eval_tasks
               << " fresh tasks per K and N, d = " << o.model.d << "):\n";
     print_table(std::cout, r.final_eval);
-    std::cout << "\nwrote " << o.out
-              << "/{model.safetensors, train.jsonl, eval.json, loss.png, error_vs_step.png}\n";
+    std::cout
+        << "\nwrote " << o.out
+        << "/{model.safetensors, train.jsonl, eval.json, loss.png, loss.svg, error_vs_step.png, "
+           "error_vs_step.svg}\n";
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train: %s\n", e.what());
     return 1;

@@ -65,9 +65,9 @@ double l2_error(const json& record) { return number_or_nan(record, "l2_error"); 
 
 // The dash pattern of a baseline's line (gnuplot `dt`: dash and gap lengths).
 std::string method_dash(const std::string& method) {
-  if (method == "em-paper") return "(14,6)";  // long
-  if (method == "em-strong") return "(5,4)";  // short
-  if (method == "spectral") return "(1,4)";   // dotted
+  if (method == "em-paper") return "(20,6)";  // long
+  if (method == "em-strong") return "(8,8)";  // short
+  if (method == "spectral") return "(2,6)";   // dotted
   return "(8,3,1,3)";                         // dash-dot: any other method
 }
 

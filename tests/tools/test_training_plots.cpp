@@ -1,5 +1,5 @@
 // test_training_plots.cpp — the plots drawn through gnuplot: the training plots of a synthetic run
-// directory, checked as a reader gets them: a PNG's signature and its size
+// directory and the theory figure, checked as a reader gets them: a PNG's signature and its size
 // from the IHDR chunk; the SVG read as text for the legend entries and the points of a series;
 // the data files gnuplot is given. And the failures: no gnuplot (reported once, nothing drawn), a
 // gnuplot that fails (one line, the old images kept, no work folder left behind).
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tools/lib/gnuplot.h"
+#include "tools/lib/theory_plot.h"
 #include "tools/lib/training_plots.h"
 
 using namespace tg::tools;
@@ -383,4 +384,47 @@ TEST_CASE("gnuplot script helpers") {
   CHECK(sh.compare(sh.size() - 3, 3, "/sh") == 0);
   CHECK(find_program("tg-no-such-program").empty());
   CHECK(find_program("/bin/sh") == "/bin/sh");
+}
+
+// ------------------------------------------------------------------------------ theory figure
+
+TEST_CASE("theory figure: both panels from tools/verify's JSON") {
+  require_gnuplot();
+  nlohmann::json result;
+  auto& em = result["em"];
+  em = {{"d0", 8}, {"k0", 5}, {"steps", 5}, {"cases", {{{"d", 8}, {"K", 4}, {"N", 128}}}}};
+  for (const char* spacing : {"sqrt", "geometric"}) {
+    for (int knots : {25, 50, 100}) {
+      em["knots"].push_back({{"knots", knots},
+                             {"log_spacing", spacing},
+                             {"max_mu_error", 1.0 / knots},
+                             {"max_pi_error", 0.1 / knots}});
+    }
+  }
+  auto& power = result["power_normalized"];
+  power["cases"] = {{{"rel_error", {0.1, 0.01, 0.001, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8}}}};
+  for (int knots : {25, 50, 100, 200}) {
+    power["knots"].push_back({{"knots", knots}, {"final_error", 10.0 / (knots * knots)}});
+  }
+
+  const fs::path dir = fresh_dir("tg_theory_plot");
+  write_theory_plot(result, (dir / "theory.png").string());
+  write_theory_plot(result, (dir / "theory.svg").string());
+  CHECK(png_size(dir / "theory.png") == std::pair<uint32_t, uint32_t>{1210, 462});
+  const std::string svg = read_file(dir / "theory.svg");
+  CHECK(svg.find("EM construction: d=8, K=4, N=128 (d0=8, K0=5), worst of 5 steps") !=
+        std::string::npos);
+  CHECK(svg.find("relative error after 8 steps") != std::string::npos);
+  for (const char* series :
+       {"max |mu_TF - mu_EM|, sqrt log knots", "max |pi_TF - pi_EM|, sqrt log knots",
+        "max |mu_TF - mu_EM|, geometric log knots", "max |pi_TF - pi_EM|, geometric log knots"}) {
+    CAPTURE(series);
+    CHECK(markers(svg, series) == 3 + 1);
+  }
+  CHECK(markers(svg, "normalised step, worst start") == 4 + 1);
+  CHECK(!svg_series(svg, "(3/64) (ln(s_hi/s_lo) / knots)^2").empty());
+  CHECK(entries(dir) == std::vector<std::string>{"theory.png", "theory.svg"});
+  CHECK_THROWS_AS(write_theory_plot(nlohmann::json::object(), (dir / "x.png").string()),
+                  nlohmann::json::exception);
+  fs::remove_all(dir);
 }

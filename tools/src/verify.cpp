@@ -2,7 +2,7 @@
 // algorithms they claim to carry out, and print the errors and the sizes.
 //
 //   tools/verify [--d0 8] [--k0 5] [--steps 5] [--knots 800] [--tasks 4] [--power-steps 6]
-//                [--normalized-steps 8] [--seed 0] [--threads T] [--json]
+//                [--normalized-steps 8] [--seed 0] [--threads T] [--json] [--plot FILE.png]
 //
 // EM (gmm/theory/construct_em.h). For each case (d, K, N) of a grid that includes padded cases
 // (d < d0, K < K0): `tasks` tasks from the task prior (gmm/mixture/tasks.h); the start is pi uniform and
@@ -17,13 +17,16 @@
 //
 // --json prints one object: em.{max_mu_error, max_pi_error, cases, knots, f32, size, ...},
 // power.{max_rel_error, cases (each with its size), f32}, power_normalized.{final_error, cases,
-// knots, f32}, seconds. Default run: about 30 s on 2 cores. Bad flags: one line on stderr, exit 2.
+// knots, f32}, seconds. --plot FILE.png (or .svg) also draws docs/theory.md's error-vs-knots
+// figure from that object with gnuplot (tools/lib/theory_plot.h). Default run: about 30 s on 2
+// cores. Bad flags: one line on stderr, exit 2.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -33,6 +36,7 @@
 #include "gmm/theory/construct_em.h"
 #include "gmm/theory/construct_power.h"
 #include "gmm/mixture/tasks.h"
+#include "tools/lib/theory_plot.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -437,6 +441,12 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "random seed (0)");
   app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::PositiveNumber);
   app.add_flag("--json", s.json, "print one JSON object on stdout");
+  std::string plot;
+  app.add_option("--plot", plot, "also draw the error-vs-knots figure into FILE (.png or .svg)")
+      ->check([](const std::string& file) {
+        const std::string extension = std::filesystem::path(file).extension().string();
+        return extension == ".png" || extension == ".svg" ? "" : "FILE must end in .png or .svg";
+      });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -463,6 +473,7 @@ int main(int argc, char** argv) {
       print_text(std::cout, result);
       std::cout << "(" << fmt(result["seconds"].get<double>()) << " s)\n";
     }
+    if (!plot.empty()) tg::tools::write_theory_plot(result, plot);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "verify: %s\n", e.what());

@@ -66,7 +66,8 @@ std::string last_line(const fs::path& path) {
   return last;
 }
 
-// Starts `executable plot.gp` inside `folder` and waits for it; returns its wait status.
+// Starts `executable --default-settings plot.gp` inside `folder` (no user or system init file:
+// the same pictures on every machine) and waits for it; returns its wait status.
 int spawn_in(const std::string& executable, const fs::path& folder) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -75,8 +76,8 @@ int spawn_in(const std::string& executable, const fs::path& folder) {
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "gnuplot.log",
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::string arg0 = executable, arg1 = "plot.gp";
-  char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  std::string arg0 = executable, arg1 = "--default-settings", arg2 = "plot.gp";
+  char* argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
   pid_t pid = 0;
   const int error = posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -120,7 +121,9 @@ std::string find_program(const std::string& name) {
 
 void run_gnuplot(const GnuplotJob& job, const std::string& program) {
   const std::string executable = find_program(program);
-  if (executable.empty()) throw GnuplotMissing(program + " is not on PATH");
+  if (executable.empty()) {
+    throw GnuplotMissing(program + " is not on PATH (Debian package gnuplot-nox)");
+  }
   if (job.outputs.empty()) throw std::invalid_argument("run_gnuplot: a job without outputs");
   const WorkFolder work(job.outputs.front().second);
   for (const auto& [name, text] : job.data) write_text(work.path() / name, text);

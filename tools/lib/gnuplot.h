@@ -8,12 +8,14 @@
 //   run_gnuplot(job);
 //
 // run_gnuplot writes the data files and the script (plot.gp) into a fresh private folder beside
-// the first output (".gnuplot-XXXXXX"), runs `gnuplot plot.gp` there (posix_spawn, no shell;
-// stdin from /dev/null, stdout and stderr into gnuplot.log in that folder), checks its exit
-// status, then renames each image onto its final path — a reader sees the old image or the new
-// one, never half of one — and removes the folder, whether gnuplot succeeded or not. The script
-// names every file relative to that folder, so no path is ever quoted into it; only text (titles,
-// labels) is, through gnuplot_quote.
+// the first output (".gnuplot-XXXXXX"), runs `gnuplot --default-settings plot.gp` there
+// (posix_spawn, no shell; no init file such as ~/.gnuplot, so the pictures are the same on every
+// machine; stdin from /dev/null, stdout and stderr into gnuplot.log in that folder), checks its
+// exit status, then renames each image onto its final path — a reader sees the old image or the
+// new one, never half of one — and removes the folder, whether gnuplot succeeded or not. The
+// script names every file relative to that folder, so no path is ever quoted into it; only text
+// (titles, labels) is, through gnuplot_quote. A process killed while gnuplot runs can leave that
+// folder behind; nothing reads it, and it may be deleted.
 //
 // Errors, each one line: GnuplotMissing when the program is not found (a plain name is looked up
 // on PATH, as a shell would); std::runtime_error when it cannot be started, fails (with the last

@@ -234,6 +234,10 @@ TEST_CASE("the figures' data: every step, and one block per K at the first N") {
   CHECK(count(tsv, "\n\n\n") == 2);  // two blocks
   CHECK(tsv.find("10\t0.1\n") != std::string::npos);  // K = 3 at step 10
   CHECK(tsv.find("\t0.01\n") == std::string::npos);   // nothing at N = 128
+  // The log axis fits the values (0.005 .. 0.2, a margin of 1.2) and is labelled 1-2-5.
+  CHECK(errors.commands.find("set yrange [0.004166") != std::string::npos);
+  CHECK(errors.commands.find(":0.24]") != std::string::npos);
+  CHECK(errors.commands.find("'0.05' 0.05") != std::string::npos);
 
   // A log with losses <= 0 is drawn on a linear axis.
   TrainingLog negative = log;

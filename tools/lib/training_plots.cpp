@@ -91,6 +91,30 @@ std::string axes(const std::string& title, const std::string& x_label, const std
          (log_y ? "set logscale y\n" : "");
 }
 
+// A log y axis fitted to the positive values (gnuplot's autoscale would widen it to whole
+// decades), with labels at 1, 2 and 5 times each power of ten while the values span at most three
+// decades (gnuplot labels only the powers). Empty when no value is positive.
+std::string log_y_range(const std::vector<double>& values) {
+  double lo = INFINITY, hi = 0;
+  for (double v : values) {
+    if (std::isfinite(v) && v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  if (hi == 0) return "";
+  std::string command =
+      "set yrange [" + gnuplot_number(lo / 1.2) + ":" + gnuplot_number(hi * 1.2) + "]\n";
+  if (hi / lo > 1e3) return command;
+  command += "set ytics add (";
+  for (int power = static_cast<int>(std::floor(std::log10(lo))); std::pow(10.0, power) <= hi * 1.2;
+       ++power) {
+    for (double digit : {2.0, 5.0}) {
+      const double tick = digit * std::pow(10.0, power);
+      command += gnuplot_quote(gnuplot_number(tick)) + " " + gnuplot_number(tick) + ", ";
+    }
+  }
+  command.resize(command.size() - 2);
+  return command + ")\n";
+}
+
 // `plot` of the elements, or — when none has a point to draw, which gnuplot refuses as an
 // error — empty axes saying "no data yet".
 std::string plot_command(const std::vector<std::string>& elements, bool any_point, bool log_y) {
@@ -176,7 +200,11 @@ GnuplotFigure loss_figure(const TrainingLog& log) {
       series(3, "lw 2 dt (8,4) lc rgb '" + palette_color(1) + "'", "mean part"),
       series(4, "lw 2 dt (8,4) lc rgb '" + palette_color(2) + "'", "weight part"),
       series(5, "lw 3 lc rgb '" + palette_color(0) + "'", "loss (smoothed)")};
-  f.commands = axes("training loss - " + log.name, "step", "loss", log_y) + "set key top right\n" +
+  std::vector<double> all = log.loss;
+  for (const auto* part : {&mean, &weight, &total})
+    all.insert(all.end(), part->begin(), part->end());
+  f.commands = axes("training loss - " + log.name, "step", "loss", log_y) +
+               (log_y ? log_y_range(all) : "") + "set key top right\n" +
                plot_command(plots, drawable(log.steps, log.loss, log_y), log_y);
   return f;
 }
@@ -202,8 +230,8 @@ GnuplotFigure error_vs_step_figure(const TrainingLog& log) {
     }
   }
   std::vector<std::string> plots;
-  bool any_point = false;
-  size_t block = 0;  // the K's data block in the file, and its colour
+  std::vector<double> drawn;  // every value plotted, for the y range
+  size_t block = 0;           // the K's data block in the file, and its colour
   for (const auto& [k, xy] : curves) {
     const std::string color = palette_color(block);
     const std::string tgmm = "TGMM K=" + std::to_string(k);
@@ -216,7 +244,7 @@ GnuplotFigure error_vs_step_figure(const TrainingLog& log) {
                     (markers ? "linespoints pt 7 ps 0.8" : "lines") + " lw 2 lc rgb '" + color +
                     "' title " + gnuplot_quote(tgmm));
     tsv += "\n\n";  // two blank lines end a block (gnuplot's `index`)
-    any_point = any_point || drawable(xy.first, xy.second, true);
+    drawn.insert(drawn.end(), xy.second.begin(), xy.second.end());
     for (const auto& b : log.baselines) {
       const double error = l2_error(b);
       if (b.value("K", int64_t{0}) != k || b.value("N", int64_t{-1}) != n ||
@@ -227,13 +255,15 @@ GnuplotFigure error_vs_step_figure(const TrainingLog& log) {
       plots.push_back(gnuplot_number(error) + " with lines lw 1.5 dt " + method_dash(method) +
                       " lc rgb '" + color + "' title " +
                       gnuplot_quote(method + " K=" + std::to_string(k)));
-      any_point = true;
+      drawn.push_back(error);
     }
   }
+  const std::string y_range = log_y_range(drawn);  // empty: no point to draw
   f.commands = axes("TGMM l2-error at N=" + std::to_string(n) +
                         ", d=" + std::to_string(first.value("d", 0)) + " - " + log.name,
                     "step", "l2-error", true) +
-               "set key outside right top\n" + plot_command(plots, any_point, true);
+               y_range + "set key outside right top\n" +
+               plot_command(plots, !y_range.empty(), true);
   return f;
 }
 

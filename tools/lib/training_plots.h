@@ -15,8 +15,10 @@
 // Baseline records (any method other than "tgmm") are taken from eval.json, then from the log's
 // evaluation lines and lines {"type": "baselines", "records": [...]}, a later record of the same
 // (method, K, N) replacing an earlier one — so a fresh log wins over a stale eval.json. Malformed
-// lines (a torn last line) are skipped. Values that cannot be drawn (null, or not positive on a log
-// axis) are gaps in their line; a figure with no point to draw at all says "no data yet".
+// lines (a torn last line) are skipped. A log axis spans the values drawn with a small margin
+// (labelled at 1, 2 and 5 per decade when they span at most three). Values that cannot be drawn
+// (null, or not positive on a log axis) are gaps in their line; a figure with no point to draw at
+// all says "no data yet".
 //
 // gnuplot (tools/lib/gnuplot.h) draws all four images in one run and each is published
 // atomically; nothing else is left in DIR. It must be on PATH (Debian: gnuplot-nox); without it

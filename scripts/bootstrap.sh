@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bootstrap.sh — install what the build needs (Debian packages), then configure and build.
+# bootstrap.sh — install what the build and the programs need (Debian packages), then configure
+# and build.
 #
 #   scripts/bootstrap.sh [--build-dir DIR] [--sanitize | --fuzz] [TARGET...]
 #
@@ -30,8 +31,9 @@ done
 log() { echo "[bootstrap] $*" >&2; }
 
 # --- 1. system packages ----------------------------------------------------------------------
+# gnuplot-nox draws the plots (tools/lib/gnuplot.h): a program the tools run, not a library.
 packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev liblapack-dev
-          doctest-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev)
+          doctest-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev gnuplot-nox)
 # libFuzzer and the sanitizer runtimes (libclang-rt), OpenMP for clang (libomp).
 if [ "$fuzz" = ON ]; then packages+=(clang libclang-rt-dev libomp-dev); fi
 missing=()

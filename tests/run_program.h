@@ -16,14 +16,17 @@ struct Run {
   std::string out, err;
 };
 
-// `program` sits next to the running test binary; `args` is a shell-quoted argument string.
-inline Run run_program(const std::string& program, const std::string& args) {
+// `program` sits next to the running test binary; `args` is a shell-quoted argument string;
+// `environment` (e.g. "PATH=/tmp/x") is set for the program only.
+inline Run run_program(const std::string& program, const std::string& args,
+                       const std::string& environment = "") {
   namespace fs = std::filesystem;
   const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path() / program;
   const fs::path dir = fs::temp_directory_path();
   const std::string out = (dir / ("tg_" + program + "_out.txt")).string(),
                     err = (dir / ("tg_" + program + "_err.txt")).string();
-  const int status = std::system((bin.string() + " " + args + " >" + out + " 2>" + err).c_str());
+  const int status = std::system(
+      (environment + " " + bin.string() + " " + args + " >" + out + " 2>" + err).c_str());
   Run r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::stringstream so, se;

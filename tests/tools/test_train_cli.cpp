@@ -1,5 +1,6 @@
 // test_train_cli.cpp — tools/train as a program: bad flags and configs give one line and exit 2,
-// a TOML config is read (command-line flags win), a short run writes its files.
+// a TOML config is read (command-line flags win), a short run writes its files (the plots need
+// gnuplot on PATH); without gnuplot, or with one that fails, the run still succeeds and says so.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -19,7 +20,9 @@ namespace {
 
 using tg::testing::Run;
 
-Run run_train(const std::string& args) { return tg::testing::run_program("train", args); }
+Run run_train(const std::string& args, const std::string& environment = "") {
+  return tg::testing::run_program("train", args, environment);
+}
 
 std::string write_file(const std::string& name, const std::string& text) {
   const fs::path path = fs::temp_directory_path() / name;
@@ -85,10 +88,16 @@ TEST_CASE("tools/train: a TOML config is read, unknown keys refused, flags overr
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("set backbone") != std::string::npos);  // from the config
   CHECK(r.out.find("step 3/3") != std::string::npos);      // the flag beat the config's 999
-  for (const char* f : {"model.safetensors", "training_state.safetensors", "train.jsonl",
-                        "eval.json", "loss.png", "error_vs_step.png"}) {
+  for (const char* f :
+       {"model.safetensors", "training_state.safetensors", "train.jsonl", "eval.json", "loss.png",
+        "loss.svg", "error_vs_step.png", "error_vs_step.svg"}) {
     CHECK_MESSAGE(fs::exists(out / f), f);
   }
+  std::ifstream png(out / "error_vs_step.png", std::ios::binary);
+  std::string signature(8, '\0');
+  png.read(signature.data(), 8);
+  CHECK(signature == "\x89PNG\r\n\x1a\n");
+  CHECK(r.err.empty());  // gnuplot drew every plot
 
   // The trained model estimates a user's points through tools/fit.
   const fs::path fit = fs::read_symlink("/proc/self/exe").parent_path() / "fit";
@@ -174,4 +183,54 @@ TEST_CASE("tools/train exit codes: 1 when training diverges or cannot resume, 13
   r = run_train(std::string(kTiny) + " --resume --steps 1 --out " + out.string());
   CHECK(r.exit_code == 0);
   CHECK(r.out.rfind("resumed from " + out.string() + " at step ", 0) == 0);
+}
+
+namespace {
+
+// A folder for PATH holding only `gnuplot` with the given shell body, or nothing (body empty).
+std::string path_with_gnuplot(const std::string& name, const std::string& body) {
+  const fs::path dir = fs::temp_directory_path() / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  if (!body.empty()) {
+    std::ofstream(dir / "gnuplot") << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(dir / "gnuplot", fs::perms::owner_all);
+  }
+  return "PATH=" + dir.string();
+}
+
+// A run with an evaluation at step 1 and the final one at step 2: the plots are drawn twice.
+const std::string kEvaluatedTwice = std::string(kTiny) + " --steps 2 --eval-every 1";
+
+}  // namespace
+
+TEST_CASE("tools/train without gnuplot: one line saying the plots were skipped; the run succeeds") {
+  const fs::path out = fs::temp_directory_path() / "tg_train_no_gnuplot";
+  fs::remove_all(out);
+  const Run r = run_train(kEvaluatedTwice + " --out " + out.string(),
+                          path_with_gnuplot("tg_path_without_gnuplot", ""));
+  CHECK(r.exit_code == 0);
+  CHECK(r.err ==
+        "train: plots: skipped: gnuplot is not on PATH (Debian package gnuplot-nox); training goes "
+        "on\n");
+  CHECK(r.out.find("Final evaluation") != std::string::npos);
+  CHECK(fs::exists(out / "model.safetensors"));
+  CHECK(fs::exists(out / "eval.json"));
+  CHECK(!fs::exists(out / "loss.png"));
+}
+
+TEST_CASE("tools/train with a failing gnuplot: one line per drawing; the run succeeds") {
+  const fs::path out = fs::temp_directory_path() / "tg_train_bad_gnuplot";
+  fs::remove_all(out);
+  const Run r =
+      run_train(kEvaluatedTwice + " --out " + out.string(),
+                path_with_gnuplot("tg_path_bad_gnuplot", "echo 'out of ink' >&2; exit 1"));
+  CHECK(r.exit_code == 0);
+  const std::string line = "train: plots: gnuplot failed (exit status 1): out of ink\n";
+  CHECK(r.err == line + line);
+  CHECK(fs::exists(out / "model.safetensors"));
+  CHECK(!fs::exists(out / "loss.png"));
+  for (const auto& e : fs::directory_iterator(out)) {  // no work folder left behind
+    CHECK(e.path().filename().string().rfind(".gnuplot", 0) == std::string::npos);
+  }
 }

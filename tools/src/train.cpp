@@ -52,7 +52,8 @@ void print_final_table(const TrainOptions& o, const TrainResult& r) {
             << " fresh tasks per K and N, d = " << o.model.d << "):\n";
   print_table(std::cout, r.final_eval);
   std::cout << "\nwrote " << o.out
-            << "/{model.safetensors, train.jsonl, eval.json, loss.png, error_vs_step.png}\n";
+            << "/{model.safetensors, train.jsonl, eval.json, loss.png, loss.svg, error_vs_step.png, "
+               "error_vs_step.svg}\n";
 }
 
 // Trains until done, diverged or stopped; returns the exit code.

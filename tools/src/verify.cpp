@@ -2,7 +2,7 @@
 // reference algorithms they claim to carry out, and print the errors and the sizes.
 //
 //   tools/verify [--d0 8] [--k0 5] [--steps 5] [--knots 800] [--tasks 4] [--power-steps 6]
-//                [--normalized-steps 8] [--seed 0] [--threads T] [--json]
+//                [--normalized-steps 8] [--seed 0] [--threads T] [--json] [--plot FILE.png]
 //
 // EM (gmm/theory/construct_em.h). For each case (d, K, N) of a grid that includes padded cases
 // (d < d0, K < K0): `tasks` tasks from the task prior (gmm/mixture/tasks.h); the start is pi
@@ -17,13 +17,16 @@
 //
 // --json prints one object: em.{max_mu_error, max_pi_error, cases, knots, f32, size, ...},
 // power.{max_rel_error, cases (each with its size), f32}, power_normalized.{final_error, cases,
-// knots, f32}, seconds. Default run: about 30 s on 2 cores. Bad flags: one line on stderr, exit 2.
+// knots, f32}, seconds. --plot FILE.png (or .svg) also draws docs/theory.md's error-vs-knots
+// figure from that object with gnuplot (tools/lib/theory_plot.h). Default run: about 30 s on 2
+// cores. Bad flags: one line on stderr, exit 2.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -34,6 +37,7 @@
 #include "gmm/theory/construct_em.h"
 #include "gmm/theory/construct_power.h"
 #include "tools/lib/cli.h"
+#include "tools/lib/theory_plot.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -46,6 +50,7 @@ struct Settings {
   int64_t power_steps = 6, normalized_steps = 8;
   uint64_t seed = 0;
   bool json = false;
+  std::string plot;  // draw the error-vs-knots figure into this .png or .svg file
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -438,6 +443,11 @@ void add_options(CLI::App& app, Settings& s, int& threads) {
   cli::add_number(app, "--threads", threads, "threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", s.json, "print one JSON object on stdout");
+  app.add_option("--plot", s.plot, "also draw the error-vs-knots figure into FILE (.png or .svg)")
+      ->check([](const std::string& file) {
+        const std::string extension = std::filesystem::path(file).extension().string();
+        return extension == ".png" || extension == ".svg" ? "" : "FILE must end in .png or .svg";
+      });
 }
 
 }  // namespace
@@ -466,6 +476,7 @@ int main(int argc, char** argv) {
       print_text(std::cout, result);
       std::cout << "(" << fmt(result["seconds"].get<double>()) << " s)\n";
     }
+    if (!s.plot.empty()) tg::tools::write_theory_plot(result, s.plot);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "verify: %s\n", e.what());

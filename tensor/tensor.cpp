@@ -12,7 +12,7 @@
 
 #include "tensor/check.h"
 #include "tensor/cpu/strided.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 
 namespace tg {
 

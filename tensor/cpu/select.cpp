@@ -1,15 +1,16 @@
-// cpu/select.cpp — the kernels declared in select.h.
+// cpu/select.cpp — where, gather / scatter_add, index_select / index_add (embedding) on the CPU.
 //
 // gather and scatter_add walk the index tensor one "line" at a time: a line is every position
 // that differs only along `dim`. Lines are split over threads; within a line the loop runs along
 // dim in order. Two positions on different lines differ outside dim, so they touch different
 // output elements: scatter_add needs no atomics and sums in a fixed order.
-#include "tensor/cpu/select.h"
+#include "tensor/kernels.h"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 
+#include "tensor/cpu/parallel.h"
 #include "tensor/cpu/strided.h"
 
 namespace tg::cpu {
@@ -57,7 +58,7 @@ constexpr int64_t kAddColumns = 64;  // columns of I per task in index_add
 
 }  // namespace
 
-void where_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
   StridedLoop<4> loop(out.shape(), {out.strides(), cond.strides(), a.strides(), b.strides()});
   dispatch_all(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -77,7 +78,7 @@ void where_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& 
   });
 }
 
-void gather_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
+void gather(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   const int64_t n = index.size(dim);
   const int64_t out_step = out.stride(dim), index_step = index.stride(dim), x_step = x.stride(dim);
   StridedLoop<3> lines(
@@ -96,7 +97,7 @@ void gather_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& ou
   });
 }
 
-void scatter_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+void scatter_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   const int64_t n = index.size(dim);
   const int64_t out_step = out.stride(dim), index_step = index.stride(dim);
   const int64_t src_step = src.stride(dim);
@@ -116,7 +117,7 @@ void scatter_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Ten
   });
 }
 
-void index_select_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
+void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   if (out.numel() == 0) return;
   const Around s = around(x.shape(), dim);  // x (O, V, I)
   const int64_t n = index.numel();          // out (O, n, I)
@@ -133,7 +134,7 @@ void index_select_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tens
   });
 }
 
-void index_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+void index_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   if (src.numel() == 0) return;
   const Around s = around(out.shape(), dim);  // out (O, V, I)
   const int64_t n = index.numel();            // src (O, n, I)

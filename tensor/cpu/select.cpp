@@ -42,18 +42,6 @@ void for_each_element(const StridedLoop<N>& loop, int64_t work, Body body) {
   }
 }
 
-// (O, V, I) around dim: the product of the sizes before dim, the size at dim, after dim.
-struct Around {
-  int64_t outer = 1, at = 1, inner = 1;
-};
-Around around(const Shape& shape, int64_t dim) {
-  Around s;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    (d < dim ? s.outer : d == dim ? s.at : s.inner) *= shape[d];
-  }
-  return s;
-}
-
 constexpr int64_t kAddColumns = 64;  // columns of I per task in index_add
 
 }  // namespace

@@ -28,18 +28,6 @@ __global__ void where_kernel(Strided<4> s, int64_t n, T* out, const C* cond, con
   }
 }
 
-// (O, V, I) around dim: the product of the sizes before dim, the size at dim, after dim.
-struct Around {
-  int64_t outer = 1, at = 1, inner = 1;
-};
-Around around(const Shape& shape, int64_t dim) {
-  Around s;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    (d < dim ? s.outer : d == dim ? s.at : s.inner) *= shape[d];
-  }
-  return s;
-}
-
 Strides with(Strides strides, int64_t dim, int64_t value) {
   strides[dim] = value;
   return strides;

@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   double profiled = 0;
   for (const auto& b : buckets) profiled += b.seconds;
   std::map<std::string, double> families;
-  for (const auto& b : buckets) families[profile::profile_family(b.name)] += b.seconds;
+  for (const auto& b : buckets) families[b.family] += b.seconds;
   std::vector<std::pair<std::string, double>> family_list(families.begin(), families.end());
   std::sort(family_list.begin(), family_list.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });

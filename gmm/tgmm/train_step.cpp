@@ -25,7 +25,8 @@ StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& b
   r.weight_loss = loss.weight_loss;
   r.mean_loss = loss.mean_loss;
   // The loss and its two parts read back to the host (on a GPU: the wait for the forward's
-  // kernels). The slot matching ran inside tgmm_loss before the loss's first op, in its bucket.
+  // kernels). The slot matching ran inside tgmm_loss, before the loss's first op: its time is in
+  // that op's bucket.
   profile::lap("loss readback", "loss and engine");
   if (!std::isfinite(r.loss)) {
     r.status = StepResult::LossNotFinite;

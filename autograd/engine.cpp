@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "autograd/op_registry.h"
 #include "autograd/variable.h"
 #include "tensor/profiler.h"
 
@@ -93,7 +94,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
 
   // Leaves accumulate into .grad; intermediates use a pending slot that is cleared after use.
   // Both live in Node::grad, told apart by whether the node has a rule.
-  profile::lap("backward setup");
+  profile::lap("backward setup", "loss and engine");  // ordering the graph
   Tensor root_pending = grad_output;
   for (size_t i = order.size(); i-- > 0;) {
     Node* node = order[i].get();
@@ -139,7 +140,9 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
       node->inputs.clear();
       node->released = true;
     }
-    profile::lap(node->op, /*backward=*/true);
+    if (profile::enabled()) {  // (the family is looked up only then)
+      profile::lap(node->op, op_family(node->op), /*backward=*/true);
+    }
   }
 }
 

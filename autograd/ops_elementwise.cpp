@@ -87,7 +87,7 @@ Variable square(const Variable& x) {
 Variable gelu(const Variable& x) {
   const Tensor xv = x.value();
   return make_op("gelu", tg::gelu(xv), {x}, [xv](const Tensor& g, const Needs&) -> Grads {
-    return {tg::gelu_backward(g, xv)};  // fused g * gelu'(x)
+    return {tg::gelu_backward(g, xv)};  // fused g * gelu'(x), derived in tensor/cpu/gelu.cpp
   });
 }
 

@@ -1,7 +1,8 @@
-// ops_nn.cpp — differentiable softmax, log-softmax and layer norm.
+// ops_nn.cpp — differentiable softmax, log-softmax, attention and layer norm.
 //
-// Each forward calls one fused tensor kernel (tensor/nn_kernels.cpp) and each backward the
-// matching fused backward kernel. What is saved is only what that kernel needs: the output y for
+// Each forward calls one fused tensor kernel and each backward the matching fused backward kernel;
+// the math, derived, is in tensor/cpu/softmax.cpp, tensor/cpu/layer_norm.cpp and
+// tensor/cpu/attention.cpp. What is saved is only what that kernel needs: the output y for
 // the two softmaxes; x, weight, and the per-row mean and rstd for layer norm (not the normalised
 // activations — llm.c's choice, recomputing x_hat is cheaper than storing it).
 //

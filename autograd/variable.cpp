@@ -36,11 +36,16 @@ Node::~Node() {
   }
 }
 
-bool is_registered_op(std::string_view name) {
-  for (auto op : registered_ops()) {
-    if (op == name) return true;
+const RegisteredOp* find_registered_op(std::string_view name) {
+  for (const RegisteredOp& op : registered_ops()) {
+    if (op.name == name) return &op;
   }
-  return false;
+  return nullptr;
+}
+bool is_registered_op(std::string_view name) { return find_registered_op(name) != nullptr; }
+const char* op_family(std::string_view name) {
+  const RegisteredOp* op = find_registered_op(name);
+  return op ? op->family : "other";
 }
 
 Variable::Variable(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
@@ -101,8 +106,10 @@ Tensor& Variable::mutable_value() const { return checked(node_, "mutable_value")
 
 Variable make_op(const char* op, Tensor value, const std::vector<Variable>& inputs,
                  BackwardFn backward) {
-  profile::lap(op);  // the time since the previous lap was this op's forward
-  if (!is_registered_op(op)) {
+  const RegisteredOp* registered = find_registered_op(op);
+  // The time since the previous lap was this op's forward.
+  profile::lap(op, registered ? registered->family : "other");
+  if (!registered) {
     throw std::logic_error(std::string("make_op: '") + op +
                            "' is not in autograd/op_registry.h (and so has no gradcheck)");
   }

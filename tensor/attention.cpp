@@ -5,7 +5,7 @@
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cpu/attention.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {

@@ -27,6 +27,16 @@ inline void check_index(const Tensor& t, const char* op) {
   }
 }
 
+// Same device (for operands that may differ in dtype, such as a mask or an index tensor).
+inline void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  if (a.device() != b.device()) {
+    throw std::invalid_argument(std::string(op) + ": device mismatch: " + a.describe() + " vs " +
+                                b.describe());
+  }
+}
+
 // Same dtype and same device, or a message like
 //   "add: dtype mismatch: f32 (2,3) cpu vs f64 (3) cpu".
 inline void check_same(const Tensor& a, const Tensor& b, const char* op) {
@@ -36,20 +46,7 @@ inline void check_same(const Tensor& a, const Tensor& b, const char* op) {
     throw std::invalid_argument(std::string(op) + ": dtype mismatch: " + a.describe() + " vs " +
                                 b.describe());
   }
-  if (a.device() != b.device()) {
-    throw std::invalid_argument(std::string(op) + ": device mismatch: " + a.describe() + " vs " +
-                                b.describe());
-  }
-}
-
-// Same device (for operands that may differ in dtype, such as a mask or an index tensor).
-inline void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
-  check_defined(a, op);
-  check_defined(b, op);
-  if (a.device() != b.device()) {
-    throw std::invalid_argument(std::string(op) + ": device mismatch: " + a.describe() + " vs " +
-                                b.describe());
-  }
+  check_same_device(a, b, op);
 }
 
 // For the ops only the CPU backend implements (linalg.cpp's eigh): throws on any other device.

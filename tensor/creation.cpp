@@ -2,9 +2,9 @@
 //
 // Every result is a fresh contiguous tensor. Constants (empty, zeros, ones, full) are made on
 // their device; ranges, host vectors and random numbers are written on the CPU (move them with
-// .to(device); creation is never the hot path). Random
-// tensors are filled sequentially in row-major order from one Generator, so the same seed gives
-// the same tensor whatever the thread count.
+// .to(device); creation is never the hot path). Random tensors are filled sequentially in
+// row-major order from one Generator, so the same seed gives the same tensor whatever the thread
+// count.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -82,25 +82,29 @@ Tensor arange(double start, double end, double step, DType dtype) {
                 [=](int64_t i) { return start + static_cast<double>(i) * step; });
 }
 
-Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
-  const int64_t n = static_cast<int64_t>(values.size());
+namespace {
+// The shape of n values given as `shape` ({} = 1-D of n), or an error naming `op` when the count
+// differs.
+Shape values_shape(int64_t n, const Shape& shape, const char* op) {
   const Shape s = shape.empty() ? Shape{n} : shape;
   if (shape_numel(s) != n) {
-    throw std::invalid_argument("from_vector: " + std::to_string(n) + " values for shape " +
+    throw std::invalid_argument(std::string(op) + ": " + std::to_string(n) + " values for shape " +
                                 shape_str(s) + " (" + std::to_string(shape_numel(s)) +
                                 " elements)");
   }
+  return s;
+}
+}  // namespace
+
+Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
+  const int64_t n = static_cast<int64_t>(values.size());
+  const Shape s = values_shape(n, shape, "from_vector");
   return filled(s, dtype, Device::CPU, [&](int64_t i) { return values[i]; });
 }
 
 Tensor from_indices(const std::vector<int64_t>& values, const Shape& shape) {
   const int64_t n = static_cast<int64_t>(values.size());
-  const Shape s = shape.empty() ? Shape{n} : shape;
-  if (shape_numel(s) != n) {
-    throw std::invalid_argument("from_indices: " + std::to_string(n) + " values for shape " +
-                                shape_str(s) + " (" + std::to_string(shape_numel(s)) +
-                                " elements)");
-  }
+  const Shape s = values_shape(n, shape, "from_indices");
   // Copied directly (not through double) so indices beyond 2^53 survive.
   Tensor out(s, DType::I64);
   int64_t* p = out.data<int64_t>();

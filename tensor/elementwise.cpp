@@ -1,6 +1,7 @@
 // elementwise.cpp — unary, binary (broadcasting) and scalar elementwise ops: checks + dispatch.
 //
-// The kernels are in cpu/elementwise.cpp and cuda/elementwise.cu (one branch on the device). A
+// The kernels are in cpu/elementwise.cpp and cuda/elementwise.cu (one branch on the device); GELU,
+// which has a fused backward of its own, is in gelu.cpp. A
 // binary op broadcasts its operands as NumPy does: shapes are aligned from the right, and a size-1
 // (or missing) dim stretches to match by a stride-0 view (expand), so nothing is copied. A 0-d CPU
 // operand may meet a GPU one (PyTorch's rule for scalars).
@@ -8,8 +9,7 @@
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cpu/elementwise.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -40,8 +40,6 @@ const char* unary_op_name(UnaryOp op) {
       return "reciprocal";
     case UnaryOp::Sign:
       return "sign";
-    case UnaryOp::Gelu:
-      return "gelu";
   }
   return "unary";
 }
@@ -85,7 +83,7 @@ Tensor unary(UnaryOp op, const Tensor& x) {
   if (x.device() == Device::CUDA) {
     cuda::unary(op, x, out);
   } else {
-    cpu::unary_kernel(op, x, out);
+    cpu::unary(op, x, out);
   }
   return out;
 }
@@ -112,23 +110,7 @@ Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   if (a.device() == Device::CUDA) {
     cuda::binary(op, a.expand(shape), b.expand(shape), out);
   } else {
-    cpu::binary_kernel(op, a.expand(shape), b.expand(shape), out);
-  }
-  return out;
-}
-
-Tensor gelu_backward(const Tensor& grad, const Tensor& x) {
-  check_same(grad, x, "gelu_backward");
-  check_floating(x, "gelu_backward");
-  if (grad.shape() != x.shape()) {
-    throw std::invalid_argument("gelu_backward: gradient " + shape_str(grad.shape()) +
-                                " does not match input " + shape_str(x.shape()));
-  }
-  Tensor out(x.shape(), x.dtype(), x.device());
-  if (x.device() == Device::CUDA) {
-    cuda::gelu_backward(grad, x, out);
-  } else {
-    cpu::gelu_backward_kernel(grad, x, out);
+    cpu::binary(op, a.expand(shape), b.expand(shape), out);
   }
   return out;
 }
@@ -139,7 +121,7 @@ Tensor affine(const Tensor& x, double scale, double shift) {
   if (x.device() == Device::CUDA) {
     cuda::affine(x, scale, shift, out);
   } else {
-    cpu::affine_kernel(x, scale, shift, out);
+    cpu::affine(x, scale, shift, out);
   }
   return out;
 }
@@ -150,7 +132,7 @@ Tensor pow_scalar(const Tensor& x, double p) {
   if (x.device() == Device::CUDA) {
     cuda::pow_scalar(x, p, out);
   } else {
-    cpu::pow_scalar_kernel(x, p, out);
+    cpu::pow_scalar(x, p, out);
   }
   return out;
 }
@@ -162,7 +144,7 @@ Tensor clamp(const Tensor& x, double low, double high) {
   if (x.device() == Device::CUDA) {
     cuda::clamp(x, low, high, out);
   } else {
-    cpu::clamp_kernel(x, low, high, out);
+    cpu::clamp(x, low, high, out);
   }
   return out;
 }
@@ -190,7 +172,7 @@ Tensor& add_(Tensor& a, const Tensor& b, double alpha) {
   if (a.device() == Device::CUDA) {
     cuda::add_inplace(a, b.expand(a.shape()), alpha);
   } else {
-    cpu::add_inplace_kernel(a, b.expand(a.shape()), alpha);
+    cpu::add_inplace(a, b.expand(a.shape()), alpha);
   }
   return a;
 }
@@ -201,7 +183,7 @@ Tensor& mul_(Tensor& a, double c) {
   if (a.device() == Device::CUDA) {
     cuda::mul_inplace(a, c);
   } else {
-    cpu::mul_inplace_kernel(a, c);
+    cpu::mul_inplace(a, c);
   }
   return a;
 }

@@ -3,8 +3,8 @@
 // eigh: the eigen-decomposition of a real symmetric matrix, A = V diag(w) V^T, as
 // numpy.linalg.eigh returns it:
 //   values  (..., n)     eigenvalues w, ascending
-//   vectors (..., n, n)  orthonormal eigenvectors, eigenvector i in COLUMN i: A V[:, i] = w_i V[:,
-//   i]
+//   vectors (..., n, n)  orthonormal eigenvectors, eigenvector i in COLUMN i:
+//                        A V[:, i] = w_i V[:, i]
 // The input is (n, n) or a batch (..., n, n) of f32 or f64 matrices on the CPU; the results have
 // its dtype. Like numpy, only the lower triangle (row-major, a[i][j] with j <= i) is read: the
 // input is assumed symmetric and its upper triangle is ignored. Each eigenvector's sign is

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cpu/linear.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {

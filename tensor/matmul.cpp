@@ -12,8 +12,7 @@
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cpu/matmul.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {

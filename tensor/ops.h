@@ -1,7 +1,13 @@
-// ops.h — everything that computes on Tensors (no gradients here; see autograd/).
+// ops.h — everything that computes on Tensors: the numeric ops of the library.
+//
+// This layer knows numbers, not graphs. It holds the forward ops and also the backward kernels
+// that autograd calls (softmax_backward, layer_norm_backward, gelu_backward, linear_backward,
+// attention_backward): each computes one op's input gradient from the output gradient and what the
+// forward kept, fused into one pass. Which of them to call, in what order, and how gradients add
+// up — the chain rule — is autograd/'s job; nothing here records a graph.
 //
 // Each op checks its inputs (shapes, dtypes, devices) and throws with a message that names the op
-// and the offending shapes, then dispatches once on the device to a kernel in cpu/ (or cuda/).
+// and the offending shapes, then makes one device switch to its kernel (kernels.h): cpu/ or cuda/.
 // Results are fresh contiguous tensors unless the name ends in '_' (in place).
 //
 // Conventions: dims may be negative (-1 = last). Floating ops accept f32 and f64; indices are i64.
@@ -51,8 +57,7 @@ enum class UnaryOp {
   Abs,
   Square,
   Reciprocal,
-  Sign,
-  Gelu
+  Sign
 };
 enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Pow, Eq, Ne, Lt, Le, Gt, Ge };
 const char* unary_op_name(UnaryOp op);
@@ -73,11 +78,6 @@ inline Tensor abs(const Tensor& x) { return unary(UnaryOp::Abs, x); }
 inline Tensor square(const Tensor& x) { return unary(UnaryOp::Square, x); }
 inline Tensor reciprocal(const Tensor& x) { return unary(UnaryOp::Reciprocal, x); }
 inline Tensor sign(const Tensor& x) { return unary(UnaryOp::Sign, x); }
-// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-inline Tensor gelu(const Tensor& x) { return unary(UnaryOp::Gelu, x); }
-// grad * gelu'(x), fused.
-Tensor gelu_backward(const Tensor& grad, const Tensor& x);
-
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
 inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); }
 inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, a, b); }
@@ -145,7 +145,13 @@ struct LinearGrads {
 LinearGrads linear_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                             bool need_x, bool need_weight, bool need_bias);
 
-// ---------------------------------------------------------------- nn kernels (nn_kernels.cpp)
+// ---------------------------------------------------------------- gelu (gelu.cpp)
+// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+Tensor gelu(const Tensor& x);
+// Given x and dL/dy: dL/dx = grad * gelu'(x), fused.
+Tensor gelu_backward(const Tensor& grad, const Tensor& x);
+
+// ---------------------------------------------------------------- softmax (softmax.cpp)
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 // Given y = softmax(x) and dL/dy: dL/dx = y * (g - sum(g * y)).
@@ -153,6 +159,7 @@ Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim);
 // Given y = log_softmax(x) and dL/dy: dL/dx = g - exp(y) * sum(g).
 Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim);
 
+// ---------------------------------------------------------------- layer norm (layer_norm.cpp)
 // Layer norm over the last dim: y = (x - mean) * rstd * weight + bias. weight and bias may be
 // undefined (then 1 and 0). mean and rstd have x's shape without the last dim.
 struct LayerNormResult {
@@ -160,6 +167,7 @@ struct LayerNormResult {
 };
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                            double eps = 1e-5);
+// Given dL/dy and the forward's x, weight, mean and rstd: dL/dx, dL/dweight and dL/dbias.
 struct LayerNormGrads {
   Tensor dx, dweight, dbias;  // dweight/dbias undefined when weight was undefined
 };
@@ -207,7 +215,7 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
 Tensor embedding(const Tensor& weight, const Tensor& ids);
 
 // ---------------------------------------------------------------- optimiser steps (optim.cpp)
-// (CUDA backend block.) One fused AdamW update, in place, of a contiguous parameter p with its
+// One fused AdamW update, in place, of a contiguous parameter p with its
 // gradient g and moments m, v (all one shape, dtype and device), element by element in p's dtype:
 //   p <- p * decay;  m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g g;
 //   p <- p + neg_step_size * m / (sqrt(v) / bias2_sqrt + eps)

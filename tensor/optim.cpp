@@ -1,5 +1,5 @@
-// optim.cpp — fused optimiser steps on tensors (used by nn::AdamW): checks, the CPU kernel, and
-// the branch to the CUDA one (cuda/optim.cu).
+// optim.cpp — fused optimiser steps on tensors (used by nn::AdamW): checks, then the kernel in
+// cpu/optim.cpp or cuda/optim.cu.
 //
 // AdamW, per element, in the parameter's dtype, following PyTorch 1.13's _single_tensor_adamw
 // operation by operation (see ops.h); the per-step scalars are computed once in double.
@@ -9,34 +9,10 @@
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {
-
-namespace {
-
-constexpr int64_t kParallelGrain = 32768;  // below this, one thread is faster
-
-template <class T>
-void adamw_cpu(T* p, const T* g, T* m, T* v, int64_t n, const AdamWScalars& s) {
-  const T decay = T(s.decay), b1 = T(s.beta1), b2 = T(s.beta2);
-  const T one_minus_b1 = T(1.0 - s.beta1), one_minus_b2 = T(1.0 - s.beta2);
-  const T bias2_sqrt = T(s.bias2_sqrt), eps = T(s.eps), neg_step = T(s.neg_step_size);
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const T gi = g[i];
-    const T pi = p[i] * decay;                         // param.mul_(1 - lr * wd)
-    const T mi = m[i] * b1 + one_minus_b1 * gi;        // exp_avg.mul_(b1).add_(g, 1 - b1)
-    const T vi = v[i] * b2 + one_minus_b2 * gi * gi;   // exp_avg_sq.mul_(b2).addcmul_(g, g)
-    const T denom = std::sqrt(vi) / bias2_sqrt + eps;  // (v.sqrt() / bc2_sqrt).add_(eps)
-    p[i] = pi + neg_step * mi / denom;                 // param.addcdiv_(m, denom, -step)
-    m[i] = mi;
-    v[i] = vi;
-  }
-}
-
-}  // namespace
 
 AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay,
                            int64_t step) {
@@ -64,12 +40,9 @@ void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
   }
   if (param.device() == Device::CUDA) {
     cuda::adamw_step(param, grad, m, v, s);
-    return;
+  } else {
+    cpu::adamw_step(param, grad, m, v, s);
   }
-  dispatch_float(param.dtype(), op, [&](auto tag) {
-    using T = decltype(tag);
-    adamw_cpu<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), param.numel(), s);
-  });
 }
 
 }  // namespace tg

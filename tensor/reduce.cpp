@@ -12,8 +12,7 @@
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cpu/reduce.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -80,41 +79,24 @@ bool reduces_leading_dims(const Tensor& x, const std::vector<bool>& reduced) {
   return d == x.dim();
 }
 
-cuda::Reduction cuda_reduction(cpu::ReduceOp op) {
-  switch (op) {
-    case cpu::ReduceOp::Sum:
-      return cuda::Reduction::Sum;
-    case cpu::ReduceOp::Mean:
-      return cuda::Reduction::Mean;
-    case cpu::ReduceOp::Max:
-      return cuda::Reduction::Max;
-    case cpu::ReduceOp::Min:
-      return cuda::Reduction::Min;
-    case cpu::ReduceOp::LogSumExp:
-      return cuda::Reduction::LogSumExp;
-  }
-  return cuda::Reduction::Sum;
-}
-
-Tensor reduce(cpu::ReduceOp op, const char* name, const Tensor& x, const std::vector<int64_t>& dims,
+Tensor reduce(ReduceOp op, const char* name, const Tensor& x, const std::vector<int64_t>& dims,
               bool keepdim) {
   check_floating(x, name);
   std::vector<bool> reduced = reduced_mask(x, dims, name);
   Tensor out(result_shape(x, reduced, keepdim), x.dtype(), x.device());
   cpu::ReduceGeometry g = geometry(x, reduced);
-  if ((op == cpu::ReduceOp::Max || op == cpu::ReduceOp::Min) && shape_numel(g.reduced) == 0 &&
+  if ((op == ReduceOp::Max || op == ReduceOp::Min) && shape_numel(g.reduced) == 0 &&
       out.numel() > 0) {
     throw std::invalid_argument(std::string(name) + ": cannot reduce over zero elements (shape " +
                                 shape_str(x.shape()) + ", dims " + shape_str(dims) + ")");
   }
   if (x.device() == Device::CUDA) {
-    if (reduces_leading_dims(x, reduced) &&
-        (op == cpu::ReduceOp::Sum || op == cpu::ReduceOp::Mean)) {
-      cuda::reduce_columns(cuda_reduction(op), x, shape_numel(g.reduced), out);  // x (R, K)
+    if (reduces_leading_dims(x, reduced) && (op == ReduceOp::Sum || op == ReduceOp::Mean)) {
+      cuda::reduce_columns(op, x, shape_numel(g.reduced), out);  // x (R, K)
       return out;
     }
     const Tensor rows = reduced_dims_last(x, reduced);  // (R, C) contiguous
-    cuda::reduce_rows(cuda_reduction(op), rows, shape_numel(g.reduced), out);
+    cuda::reduce_rows(op, rows, shape_numel(g.reduced), out);
     return out;
   }
   Tensor src = x;
@@ -132,23 +114,23 @@ Tensor reduce(cpu::ReduceOp op, const char* name, const Tensor& x, const std::ve
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  return reduce(cpu::ReduceOp::Sum, "sum", x, dims, keepdim);
+  return reduce(ReduceOp::Sum, "sum", x, dims, keepdim);
 }
 
 Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  return reduce(cpu::ReduceOp::Mean, "mean", x, dims, keepdim);
+  return reduce(ReduceOp::Mean, "mean", x, dims, keepdim);
 }
 
 Tensor max(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  return reduce(cpu::ReduceOp::Max, "max", x, dims, keepdim);
+  return reduce(ReduceOp::Max, "max", x, dims, keepdim);
 }
 
 Tensor min(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  return reduce(cpu::ReduceOp::Min, "min", x, dims, keepdim);
+  return reduce(ReduceOp::Min, "min", x, dims, keepdim);
 }
 
 Tensor logsumexp(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  return reduce(cpu::ReduceOp::LogSumExp, "logsumexp", x, dims, keepdim);
+  return reduce(ReduceOp::LogSumExp, "logsumexp", x, dims, keepdim);
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {

@@ -1,5 +1,5 @@
 // select.cpp — where / masked_fill, concat / stack, gather / scatter_add, index_select /
-// index_add, embedding: argument checks, then the kernels in cpu/select.h or cuda/select.cu.
+// index_add, embedding: argument checks, then the kernels in cpu/select.cpp or cuda/select.cu.
 //
 // Index tensors are i64 and every index is checked against its bound before a kernel runs, so an
 // out-of-range index is an exception naming the index and the bound, never a wild read. (For an
@@ -10,8 +10,7 @@
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cpu/select.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -83,7 +82,7 @@ Tensor where(const Tensor& cond_arg, const Tensor& a, const Tensor& b) {
   if (a.device() == Device::CUDA) {
     cuda::where(cond.expand(shape), a.expand(shape), b.expand(shape), out);
   } else {
-    cpu::where_kernel(cond.expand(shape), a.expand(shape), b.expand(shape), out);
+    cpu::where(cond.expand(shape), a.expand(shape), b.expand(shape), out);
   }
   return out;
 }
@@ -155,7 +154,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index_arg) {
   if (x.device() == Device::CUDA) {
     cuda::gather(x, d, index, out);
   } else {
-    cpu::gather_kernel(x, d, index, out);
+    cpu::gather(x, d, index, out);
   }
   return out;
 }
@@ -176,7 +175,7 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index_arg, con
   if (src.device() == Device::CUDA) {
     cuda::scatter_add(out, d, index, src);
   } else {
-    cpu::scatter_add_kernel(out, d, index, src);
+    cpu::scatter_add(out, d, index, src);
   }
   return out;
 }
@@ -194,7 +193,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index_arg) {
   if (x.device() == Device::CUDA) {
     cuda::index_select(x.contiguous(), d, index.contiguous(), out);
   } else {
-    cpu::index_select_kernel(x.contiguous(), d, index.contiguous(), out);
+    cpu::index_select(x.contiguous(), d, index.contiguous(), out);
   }
   return out;
 }
@@ -218,7 +217,7 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index_arg, const
   if (src.device() == Device::CUDA) {
     cuda::index_add(out, d, index.contiguous(), src.contiguous());
   } else {
-    cpu::index_add_kernel(out, d, index.contiguous(), src.contiguous());
+    cpu::index_add(out, d, index.contiguous(), src.contiguous());
   }
   return out;
 }
@@ -243,7 +242,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids_arg) {
   if (weight.device() == Device::CUDA) {
     cuda::index_select(weight.contiguous(), 0, flat_ids, out);
   } else {
-    cpu::index_select_kernel(weight.contiguous(), 0, flat_ids, out);
+    cpu::index_select(weight.contiguous(), 0, flat_ids, out);
   }
   return out;
 }

@@ -76,4 +76,12 @@ std::vector<int64_t> broadcast_reduce_dims(const Shape& shape, const Shape& targ
   return dims;
 }
 
+Around around(const Shape& shape, int64_t dim) {
+  Around s;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    (d < dim ? s.outer : d == dim ? s.at : s.inner) *= shape[d];
+  }
+  return s;
+}
+
 }  // namespace tg

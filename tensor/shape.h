@@ -26,4 +26,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // Throws when `shape` cannot be reduced to `target`.
 std::vector<int64_t> broadcast_reduce_dims(const Shape& shape, const Shape& target, const char* op);
 
+// A shape seen as (O, V, I) around one dim: O = the product of the sizes before dim, V = the size
+// at dim, I = the product after it (index_select / index_add walk their operands so).
+struct Around {
+  int64_t outer = 1, at = 1, inner = 1;
+};
+Around around(const Shape& shape, int64_t dim);
+
 }  // namespace tg

@@ -2,9 +2,9 @@
 //
 // Several Tensors (a tensor and its transposes, slices, reshapes) share one Storage through a
 // std::shared_ptr; the memory is freed when the last view goes away. CPU memory is 64-byte
-// aligned (one cache line, wide enough for AVX-512 loads) and recycled by a small caching
-// allocator, so a training step that allocates the same buffer sizes every step stops calling
-// malloc after the first one. Device memory has its own caching allocator (cuda/allocator.cu).
+// aligned (one cache line, wide enough for AVX-512 loads). CPU and device memory are each recycled
+// by a caching allocator (size_class_cache.h: storage.cpp, cuda/allocator.cu), so a training step
+// that allocates the same buffer sizes every step stops calling malloc after the first one.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -40,9 +40,8 @@ struct AllocatorStats {
 AllocatorStats cpu_allocator_stats();
 // Give every cached block back to the system.
 void cpu_allocator_release_cache();
-// The same for device memory (tensor/cuda/allocator.cu): blocks rounded up to a power of two
-// (at least 512 bytes) and recycled by size class, so a training step stops calling cudaMalloc
-// after its first run. All zero in a build without CUDA.
+// The same for device memory (tensor/cuda/allocator.cu; blocks of at least 512 bytes). All zero
+// in a build without CUDA.
 AllocatorStats cuda_allocator_stats();
 void cuda_allocator_release_cache();
 

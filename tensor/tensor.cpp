@@ -9,10 +9,11 @@
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "tensor/check.h"
 #include "tensor/cpu/strided.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 
 namespace tg {
 
@@ -96,6 +97,17 @@ Shape infer_shape(Shape shape, int64_t numel, const Shape& from, const char* op)
   return shape;
 }
 
+// (shape, strides) without the size-1 dims, whose strides never matter.
+std::pair<Shape, Strides> without_unit_dims(const Shape& shape, const Strides& strides) {
+  std::pair<Shape, Strides> out;
+  for (size_t k = 0; k < shape.size(); ++k) {
+    if (shape[k] == 1) continue;
+    out.first.push_back(shape[k]);
+    out.second.push_back(strides[k]);
+  }
+  return out;
+}
+
 // Strides that view (shape, strides) as new_shape without moving elements, if such exist.
 // Size-1 dims carry no information and are dropped first. Then both shapes are walked in groups
 // of equal element count; the old dims inside one group must be chained (each stride = next
@@ -107,13 +119,7 @@ bool view_strides(const Shape& shape, const Strides& strides, const Shape& new_s
     out = contiguous_strides(new_shape);
     return true;
   }
-  Shape old_shape;
-  Strides old_strides;
-  for (size_t k = 0; k < shape.size(); ++k) {
-    if (shape[k] == 1) continue;
-    old_shape.push_back(shape[k]);
-    old_strides.push_back(strides[k]);
-  }
+  const auto [old_shape, old_strides] = without_unit_dims(shape, strides);
   size_t i = 0, j = 0;
   const size_t n = old_shape.size(), m = new_shape.size();
   while (j < m) {
@@ -277,13 +283,7 @@ Tensor Tensor::squeeze(int64_t d) const {
 
 Tensor Tensor::squeeze() const {
   check_defined(*this, "squeeze");
-  Shape shape;
-  Strides strides;
-  for (size_t i = 0; i < shape_.size(); ++i) {
-    if (shape_[i] == 1) continue;
-    shape.push_back(shape_[i]);
-    strides.push_back(strides_[i]);
-  }
+  auto [shape, strides] = without_unit_dims(shape_, strides_);
   return Tensor(storage_, std::move(shape), std::move(strides), offset_, dtype_);
 }
 

@@ -92,6 +92,10 @@ class Tensor {
   std::vector<double> to_vector() const;  // row-major order
 
  private:
+  // Throws, naming `accessor`, unless T is the element type of dtype().
+  template <class T>
+  void check_element_type(const char* accessor) const;
+
   std::shared_ptr<Storage> storage_;
   Shape shape_;
   Strides strides_;
@@ -103,20 +107,22 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::string to_string(const Tensor& t);
 
 template <class T>
-T* Tensor::data() const {
+void Tensor::check_element_type(const char* accessor) const {
   if (dtype_of<T>() != dtype_) {
-    throw std::invalid_argument(std::string("data: requested ") + dtype_name(dtype_of<T>()) +
+    throw std::invalid_argument(std::string(accessor) + ": requested " + dtype_name(dtype_of<T>()) +
                                 " from a " + dtype_name(dtype_) + " tensor");
   }
+}
+
+template <class T>
+T* Tensor::data() const {
+  check_element_type<T>("data");
   return static_cast<T*>(raw_data());
 }
 
 template <class T>
 T* Tensor::device_data() const {
-  if (dtype_of<T>() != dtype_) {
-    throw std::invalid_argument(std::string("device_data: requested ") + dtype_name(dtype_of<T>()) +
-                                " from a " + dtype_name(dtype_) + " tensor");
-  }
+  check_element_type<T>("device_data");
   return static_cast<T*>(raw_device_data());
 }
 

@@ -18,10 +18,10 @@ int main(int argc, char** argv) {
   if (context.shouldExit() || argc > 1) return status;  // filtered or informational run
 
   std::string missing;
-  for (auto op : tg::ag::registered_ops()) {
-    if (!tg::ag::gradchecked_ops().count(std::string(op))) {
+  for (const auto& op : tg::ag::registered_ops()) {
+    if (!tg::ag::gradchecked_ops().count(std::string(op.name))) {
       missing += ' ';
-      missing += op;
+      missing += op.name;
     }
   }
   const size_t total = tg::ag::registered_ops().size();

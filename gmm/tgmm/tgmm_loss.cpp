@@ -6,6 +6,7 @@
 
 #include "autograd/ops.h"
 #include "gmm/mixture/hungarian.h"
+#include "tensor/profiler.h"
 
 namespace tg::gmm {
 
@@ -57,6 +58,7 @@ TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind ki
   const DType dt = output.means.dtype();
   const int64_t d = batch.d();
   const SlotTargets target = slot_targets(output, batch, kind);
+  profile::lap("slot matching", "loss and engine");  // the targets, matched on the host
   const Tensor mask = batch.component_mask.to(dt).to(output.means.device());  // (B, Kmax)
   const Tensor k = sum(mask, {1});  // (B) components per task
 

@@ -24,14 +24,16 @@ StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& b
   StepResult r;
   // 1. sample tasks: drawn by the caller; this lap charges that time and the mask's to it
   const Tensor valid = batch.valid_mask(model.config().dtype);
-  profile::lap("sample tasks");
+  profile::lap("sample tasks", "data");
 
   // 2. forward and loss
   const TgmmLoss loss = forward_loss(model, batch, valid, loss_kind);
   r.loss = loss.loss.item();
   r.weight_loss = loss.weight_loss;
   r.mean_loss = loss.mean_loss;
-  profile::lap("loss matching");  // the Hungarian matching and the loss's host-side values
+  // The loss and its two parts read back to the host (on a GPU: the wait for the forward's
+  // kernels). The slot matching inside tgmm_loss laps its own bucket, "slot matching".
+  profile::lap("loss readback", "loss and engine");
   if (!std::isfinite(r.loss)) {
     r.status = StepResult::LossNotFinite;
     return r;
@@ -39,14 +41,14 @@ StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& b
 
   // 3. backward
   optimizer.zero_grad();
-  profile::lap("zero grad");
+  profile::lap("zero grad", "optimizer");
   loss.loss.backward();
 
   // 4. (a data-parallel run all-reduces the gradients here)
 
   // 5. clip
   r.grad_norm = clip_gradients(model, clip);
-  profile::lap("clip grad norm");
+  profile::lap("clip grad norm", "optimizer");
   if (!std::isfinite(r.grad_norm)) {
     r.status = StepResult::GradNotFinite;
     return r;
@@ -54,7 +56,7 @@ StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& b
 
   // 6. AdamW
   optimizer.step();
-  profile::lap("adamw");
+  profile::lap("adamw", "optimizer");
   return r;
 }
 

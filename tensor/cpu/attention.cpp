@@ -1,34 +1,39 @@
-// cpu/attention.cpp — fused multi-head self-attention (see cpu/attention.h).
+// cpu/attention.cpp — fused multi-head self-attention on a packed qkv, forward and backward.
 //
+// Letters: B tasks, T tokens, H heads, S head size, I = H * S; qkv (B, T, 3I) holds, per token,
+// the queries of every head, then the keys, then the values (kernels.h has the full contract).
 // Per (task b, head h) — one independent problem, so an OpenMP loop runs over all B * H of them
 // and each thread keeps its T x T scratch in cache:
-//   forward    P = softmax_allowed(scale * Q K^T)        Q, K, V: (T, S) slices of qkv
+//   forward    S = scale * Q K^T                         Q, K, V: (T, S) slices of qkv
+//              P = softmax of each row of S over its allowed keys (0 elsewhere)
 //              Y = P V                                    written into y's columns of head h
-//   backward   dV = P^T dY;  dP = dY V^T;  dS = P * (dP - rowsum(P * dP));
-//              dQ = scale * dS K;  dK = scale * dS^T Q   written into dqkv's slices
+//   backward, each line the previous one's rule read backwards:
+//              dV = P^T dY;  dP = dY V^T                  (Y = P V: the matmul rule)
+//              dS = P * (dP - rowsum(P * dP))             (softmax's backward, cpu/softmax.cpp; a
+//                                                          masked P_ij = 0 gets dS_ij = 0)
+//              dQ = scale * dS K;  dK = scale * dS^T Q    (S = scale Q K^T: the matmul rule)
+//                                                         written into dqkv's slices
 // The (T, S) matrices are read and written inside the packed tensors (row stride 3I, or I for y
 // and dY), so the head split and merge of the unfused path (four copies per layer) are gone, and
 // so are the separate mask, scale and softmax passes over the (B, H, T, T) scores. The six
 // products per problem go through cpu/small_gemm.h's register-blocked kernel: with S = 16..32 and
 // T = 64..128 a BLAS call per product cost more than its arithmetic.
-#include "tensor/cpu/attention.h"
+#include "tensor/kernels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "tensor/cpu/fast_math.h"
+#include "tensor/cpu/parallel.h"
 #include "tensor/cpu/small_gemm.h"
 #include "tensor/dtype.h"
+#include "tensor/scalar_ops.h"
 
 namespace tg::cpu {
 
 namespace {
 
-// Below this many multiply-adds in total, one thread does everything (an OpenMP region costs
-// microseconds, more on a busy machine). Matches cpu/matmul.cpp's batch threshold.
-constexpr int64_t kParallelWork = int64_t{1} << 18;
 // Query rows per block: a multiple of the 4-row micro-kernel, and 16 keeps the causal key ranges
 // multiples of a 16-float vector.
 constexpr int64_t kRowBlock = 16;
@@ -59,19 +64,19 @@ void masked_softmax_row(T* row, int64_t T_len, int64_t keys, const T* allowed, T
   }
   T sum = 0;
   if (allowed) {
-    // A masked key's exponent is a large negative number (fast_exp gives exactly 0), selected
+    // A masked key's exponent is a large negative number (exp_of gives exactly 0), selected
     // before the call so that the loop vectorises; a masked score may exceed mx, so it must not
     // reach exp itself.
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < keys; ++j) {
-      const T e = fast_exp(allowed[j] != T(0) ? row[j] - mx : T(-200));
+      const T e = exp_of(allowed[j] != T(0) ? row[j] - mx : T(-200));
       row[j] = e;
       sum += e;
     }
   } else {
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < keys; ++j) {
-      const T e = fast_exp(row[j] - mx);
+      const T e = exp_of(row[j] - mx);
       row[j] = e;
       sum += e;
     }

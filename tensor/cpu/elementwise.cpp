@@ -1,91 +1,16 @@
-// elementwise.cpp — CPU loops for unary, binary and scalar elementwise ops.
+// cpu/elementwise.cpp — unary, binary, scalar and in-place elementwise ops on the CPU.
 //
-// Two paths per op: when every operand is contiguous (the common case in a training step) a flat
-// loop the compiler vectorises, split across OpenMP threads above kParallelGrain elements;
-// otherwise the StridedLoop walk (broadcast operands have stride 0).
-#include "tensor/cpu/elementwise.h"
+// Each op maps a scalar function over its operands with cpu/map.h's loops; the formulas of the
+// unary and binary ops are tensor/scalar_ops.h's, shared with the CUDA kernels.
+#include <cmath>
 
-#include <algorithm>
-
-#include "tensor/cpu/strided.h"
+#include "tensor/cpu/map.h"
+#include "tensor/kernels.h"
+#include "tensor/scalar_ops.h"
 
 namespace tg::cpu {
 
-namespace {
-
-// out[i] = f(x[i]) and out[i] = f(a[i], b[i]) over flat contiguous ranges, in parallel when large.
-// Written over plain pointers (not an index lambda capturing them by reference): given the
-// latter, GCC vectorised the loop with gather/scatter instructions, 3-4x slower than plain
-// vector loads (perf, tiny TGMM step). `out` may equal an input (in-place ops): each element
-// is read before it is written, which `omp simd` permits.
-template <class T, class F>
-void flat_map1(int64_t n, const T* x, T* out, F f) {
-  if (n >= kParallelGrain) {
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
-  } else {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
-  }
-}
-
-template <class T, class F>
-void flat_map2(int64_t n, const T* a, const T* b, T* out, F f) {
-  if (n >= kParallelGrain) {
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
-  } else {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
-  }
-}
-
-// Map `f` over (x) -> out with any strides.
-template <class T, class F>
-void map1(const Tensor& x, Tensor& out, F&& f) {
-  const T* xp = x.data<T>();
-  T* op = out.data<T>();
-  if (x.is_contiguous() && out.is_contiguous()) {
-    flat_map1(out.numel(), xp, op, f);
-    return;
-  }
-  StridedLoop<2> loop(out.shape(), {out.strides(), x.strides()});
-  for_each_row(loop, [&](auto off, int64_t n, auto st) {
-    T* o = op + off[0];
-    const T* a = xp + off[1];
-    for (int64_t k = 0; k < n; ++k) o[k * st[0]] = f(a[k * st[1]]);
-  });
-}
-
-// Map `f` over (a, b) -> out with any strides.
-template <class T, class F>
-void map2(const Tensor& a, const Tensor& b, Tensor& out, F&& f) {
-  const T* ap = a.data<T>();
-  const T* bp = b.data<T>();
-  T* op = out.data<T>();
-  if (a.is_contiguous() && b.is_contiguous() && out.is_contiguous()) {
-    flat_map2(out.numel(), ap, bp, op, f);
-    return;
-  }
-  StridedLoop<3> loop(out.shape(), {out.strides(), a.strides(), b.strides()});
-  for_each_row(loop, [&](auto off, int64_t n, auto st) {
-    T* o = op + off[0];
-    const T* x = ap + off[1];
-    const T* y = bp + off[2];
-    if (st[0] == 1 && st[1] == 1 && st[2] == 0) {  // row op scalar: the bias-add shape
-      const T s = y[0];
-      for (int64_t k = 0; k < n; ++k) o[k] = f(x[k], s);
-    } else if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-      for (int64_t k = 0; k < n; ++k) o[k] = f(x[k], y[k]);
-    } else {
-      for (int64_t k = 0; k < n; ++k) o[k * st[0]] = f(x[k * st[1]], y[k * st[2]]);
-    }
-  });
-}
-
-}  // namespace
-
-void unary_kernel(UnaryOp op, const Tensor& x, Tensor& out) {
+void unary(UnaryOp op, const Tensor& x, Tensor& out) {
   dispatch_float(x.dtype(), unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
     // One instantiation per op so that each inner loop is a straight-line, vectorisable body.
@@ -106,13 +31,12 @@ void unary_kernel(UnaryOp op, const Tensor& x, Tensor& out) {
       TG_UNARY_CASE(Square)
       TG_UNARY_CASE(Reciprocal)
       TG_UNARY_CASE(Sign)
-      TG_UNARY_CASE(Gelu)
 #undef TG_UNARY_CASE
     }
   });
 }
 
-void binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   dispatch_float(a.dtype(), binary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
     switch (op) {
@@ -138,7 +62,7 @@ void binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   });
 }
 
-void affine_kernel(const Tensor& x, double scale, double shift, Tensor& out) {
+void affine(const Tensor& x, double scale, double shift, Tensor& out) {
   dispatch_float(x.dtype(), "affine", [&](auto tag) {
     using T = decltype(tag);
     const T s = T(scale), c = T(shift);
@@ -146,19 +70,19 @@ void affine_kernel(const Tensor& x, double scale, double shift, Tensor& out) {
   });
 }
 
-void pow_scalar_kernel(const Tensor& x, double p, Tensor& out) {
+void pow_scalar(const Tensor& x, double p, Tensor& out) {
   dispatch_float(x.dtype(), "pow_scalar", [&](auto tag) {
     using T = decltype(tag);
     const T e = T(p);
     if (p == 2.0) {
       map1<T>(x, out, [](T v) { return v * v; });
     } else {
-      map1<T>(x, out, [e](T v) { return std::pow(v, e); });
+      map1<T>(x, out, [e](T v) { return pow_of(v, e); });
     }
   });
 }
 
-void clamp_kernel(const Tensor& x, double low, double high, Tensor& out) {
+void clamp(const Tensor& x, double low, double high, Tensor& out) {
   dispatch_float(x.dtype(), "clamp", [&](auto tag) {
     using T = decltype(tag);
     const T lo = T(low), hi = T(high);
@@ -166,14 +90,7 @@ void clamp_kernel(const Tensor& x, double low, double high, Tensor& out) {
   });
 }
 
-void gelu_backward_kernel(const Tensor& grad, const Tensor& x, Tensor& out) {
-  dispatch_float(x.dtype(), "gelu_backward", [&](auto tag) {
-    using T = decltype(tag);
-    map2<T>(grad, x, out, [](T g, T v) { return g * gelu_derivative(v); });
-  });
-}
-
-void add_inplace_kernel(Tensor& a, const Tensor& b, double alpha) {
+void add_inplace(Tensor& a, const Tensor& b, double alpha) {
   dispatch_float(a.dtype(), "add_", [&](auto tag) {
     using T = decltype(tag);
     const T s = T(alpha);
@@ -185,7 +102,7 @@ void add_inplace_kernel(Tensor& a, const Tensor& b, double alpha) {
   });
 }
 
-void mul_inplace_kernel(Tensor& a, double c) {
+void mul_inplace(Tensor& a, double c) {
   dispatch_float(a.dtype(), "mul_", [&](auto tag) {
     using T = decltype(tag);
     const T s = T(c);

@@ -1,9 +1,10 @@
-// fast_math.h — f32 exp, tanh and sigmoid as straight-line code that vectorises.
+// fast_math.h — f32 exp and tanh as straight-line code that vectorises.
 //
 // std::exp / std::tanh are scalar library calls per element; in a training step GELU alone (a
 // tanh per element forward and backward) took ~40% of the time through them (perf, tiny TGMM
-// config). These versions compile to SIMD code inside `#pragma omp simd` loops. f64 keeps the
-// library functions: it is the type of reference checks.
+// config). These versions compile to SIMD code inside `#pragma omp simd` loops. The CPU kernels
+// reach them through exp_of / tanh_of (tensor/scalar_ops.h), which keep the library functions for
+// f64: it is the type of reference checks.
 #pragma once
 #include <bit>
 #include <cmath>
@@ -48,15 +49,5 @@ inline float tanh_f32(float x) {
   const float small = a * (1.0f + a2 * (-1.0f / 3 + a2 * (2.0f / 15 + a2 * (-17.0f / 315))));
   return std::copysign(a < 0.125f ? small : large, x);
 }
-
-inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
-
-// The scalar-type dispatch used by kernels: fast f32, library f64.
-inline float fast_exp(float x) { return exp_f32(x); }
-inline double fast_exp(double x) { return std::exp(x); }
-inline float fast_tanh(float x) { return tanh_f32(x); }
-inline double fast_tanh(double x) { return std::tanh(x); }
-inline float fast_sigmoid(float x) { return sigmoid_f32(x); }
-inline double fast_sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 }  // namespace tg::cpu

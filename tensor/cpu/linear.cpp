@@ -1,5 +1,17 @@
-// cpu/linear.cpp — nn.Linear's GEMMs on OpenBLAS, threads split by rows (see cpu/linear.h).
-#include "tensor/cpu/linear.h"
+// cpu/linear.cpp — nn.Linear's three GEMMs, y = x W^T + b and its backward, on OpenBLAS, spread
+// over the cores by us rather than by BLAS.
+//
+//   forward   y (M, O) = x (M, K) W^T + b        W (O, K) as nn.Linear stores it
+//   backward  dx = g W;  dW = g^T x;  db = the column sums of g        (g = dL/dy, (M, O))
+//
+// The bias is written into y first and the GEMM adds the product (beta = 1), so the bias add is
+// not a separate pass. Threads: at TGMM's sizes (M = B*T rows of 4096..32768, K and O of 64..512)
+// OpenBLAS's own threading gains nothing or loses (measured on 2 cores: (4096,64)@(64,192) ran at
+// 100 GFLOP/s on one thread and 70 on two; dW = g^T x, whose output is only O x K, at 98 and 78).
+// So with T > 1 threads each thread runs a single-threaded GEMM on its block of rows of x (forward,
+// dx), or on its block of the rows summed over (dW: a split-K GEMM whose T partial products are
+// then added, in a fixed order, so a run is reproducible at a given thread count).
+#include "tensor/kernels.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -8,14 +20,12 @@
 #include <cstring>
 #include <vector>
 
+#include "tensor/cpu/parallel.h"
 #include "tensor/dtype.h"
 
 namespace tg::cpu {
 
 namespace {
-
-// Below this many multiply-adds a GEMM stays on one thread (a parallel region costs microseconds).
-constexpr int64_t kParallelGemmWork = int64_t{1} << 21;
 
 // Row-major C (M, N) = op(A) op(B) + beta C, single call.
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,

@@ -17,7 +17,7 @@
 //     Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded, so each core
 //     multiplies whole matrices and nothing is oversubscribed;
 //   - few large matrices: a plain loop, each gemm using BLAS's threads.
-#include "tensor/cpu/matmul.h"
+#include "tensor/kernels.h"
 
 #include <cblas.h>
 
@@ -27,18 +27,12 @@
 #include <string>
 #include <type_traits>
 
+#include "tensor/cpu/parallel.h"
 #include "tensor/dtype.h"
 
 namespace tg::cpu {
 
 namespace {
-
-// Matrices with at most this many multiply-adds (M*N*K, here 128^3) are too small for BLAS's own
-// threads to pay off; a batch of them is spread over the cores one matrix per thread instead.
-constexpr int64_t kSmallGemm = int64_t{1} << 21;
-// Below this many multiply-adds in the whole batch, one thread does it all (an OpenMP region
-// costs microseconds, and far more on a busy machine).
-constexpr int64_t kParallelBatchWork = int64_t{1} << 18;
 
 // How BLAS reads a (rows, cols) matrix: transpose flag and leading dimension.
 struct BlasLayout {
@@ -182,8 +176,9 @@ void matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out) {
     auto one = [&](int64_t i) {
       gemm(la, lb, M, N, K, pa + a_offsets(i), pb + b_offsets(i), pc + i * M * N, N);
     };
-    // Parallel over the batch only when the whole batch is worth a parallel region.
-    if (B > 1 && M * N * K <= kSmallGemm && B * M * N * K >= kParallelBatchWork) {
+    // Parallel over the batch when each matrix is too small for BLAS's threads (cpu/parallel.h)
+    // and the whole batch is worth a parallel region.
+    if (B > 1 && M * N * K <= kParallelGemmWork && B * M * N * K >= kParallelWork) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < B; ++i) one(i);
     } else {

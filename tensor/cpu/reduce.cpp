@@ -1,4 +1,14 @@
-// cpu/reduce.cpp — the two reduction walks (rows, columns) described in reduce.h.
+// cpu/reduce.cpp — sum, mean, max, min, logsumexp and argmax over the reduced dims of a
+// ReduceGeometry (kernels.h), walking x in place.
+//
+// Two walks cover the common layouts without copying x:
+//   rows     the reduced elements of one output lie on one run (e.g. the last dim): each output
+//            reduces its run, outputs in parallel; long runs are cut into fixed-size chunks whose
+//            partial results are combined in a fixed order (same answer for any thread count).
+//   columns  the kept elements are contiguous (e.g. sum over dim 0 of (N, C)): rows of x are
+//            accumulated into a block of output columns; column blocks and fixed-size parts of the
+//            reduced rows in parallel, the parts' partial results combined in a fixed order.
+// Any other layout is first made "reduced dims last, contiguous" by the caller (reduce_needs_copy).
 //
 // Both walks first simplify each group of dims with StridedLoop<1> (size-1 dims dropped, chained
 // dims merged): K = the kept dims, R = the reduced dims. Output o is K's element o (row-major),
@@ -9,7 +19,7 @@
 //   Sum, Mean   a = sum
 //   Max, Min    a = the extreme so far (NaN wins: once seen it stays)
 //   LogSumExp   a = max so far, b = sum of exp(x - a)   -> result a + log(b)
-#include "tensor/cpu/reduce.h"
+#include "tensor/kernels.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,15 +1,16 @@
-// cpu/select.cpp — the kernels declared in select.h.
+// cpu/select.cpp — where, gather / scatter_add, index_select / index_add (embedding) on the CPU.
 //
 // gather and scatter_add walk the index tensor one "line" at a time: a line is every position
 // that differs only along `dim`. Lines are split over threads; within a line the loop runs along
 // dim in order. Two positions on different lines differ outside dim, so they touch different
 // output elements: scatter_add needs no atomics and sums in a fixed order.
-#include "tensor/cpu/select.h"
+#include "tensor/kernels.h"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 
+#include "tensor/cpu/parallel.h"
 #include "tensor/cpu/strided.h"
 
 namespace tg::cpu {
@@ -41,23 +42,11 @@ void for_each_element(const StridedLoop<N>& loop, int64_t work, Body body) {
   }
 }
 
-// (O, V, I) around dim: the product of the sizes before dim, the size at dim, after dim.
-struct Around {
-  int64_t outer = 1, at = 1, inner = 1;
-};
-Around around(const Shape& shape, int64_t dim) {
-  Around s;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    (d < dim ? s.outer : d == dim ? s.at : s.inner) *= shape[d];
-  }
-  return s;
-}
-
 constexpr int64_t kAddColumns = 64;  // columns of I per task in index_add
 
 }  // namespace
 
-void where_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
   StridedLoop<4> loop(out.shape(), {out.strides(), cond.strides(), a.strides(), b.strides()});
   dispatch_all(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -77,7 +66,7 @@ void where_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& 
   });
 }
 
-void gather_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
+void gather(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   const int64_t n = index.size(dim);
   const int64_t out_step = out.stride(dim), index_step = index.stride(dim), x_step = x.stride(dim);
   StridedLoop<3> lines(
@@ -96,7 +85,7 @@ void gather_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& ou
   });
 }
 
-void scatter_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+void scatter_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   const int64_t n = index.size(dim);
   const int64_t out_step = out.stride(dim), index_step = index.stride(dim);
   const int64_t src_step = src.stride(dim);
@@ -116,7 +105,7 @@ void scatter_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Ten
   });
 }
 
-void index_select_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
+void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   if (out.numel() == 0) return;
   const Around s = around(x.shape(), dim);  // x (O, V, I)
   const int64_t n = index.numel();          // out (O, n, I)
@@ -133,7 +122,7 @@ void index_select_kernel(const Tensor& x, int64_t dim, const Tensor& index, Tens
   });
 }
 
-void index_add_kernel(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+void index_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   if (src.numel() == 0) return;
   const Around s = around(out.shape(), dim);  // out (O, V, I)
   const int64_t n = index.numel();            // src (O, n, I)

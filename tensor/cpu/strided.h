@@ -12,12 +12,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/cpu/parallel.h"
 #include "tensor/shape.h"
 
 namespace tg::cpu {
-
-// Below this many elements an OpenMP parallel region costs more than it saves.
-constexpr int64_t kParallelGrain = 32768;
 
 template <int N>
 struct StridedLoop {

@@ -1,60 +1,19 @@
-// elementwise.cu — copy, fill, unary, binary, scalar and in-place elementwise ops, and where.
+// elementwise.cu — copy, fill, unary, binary, scalar and in-place elementwise ops on the GPU.
 //
-// One kernel shape serves them all: a grid-stride loop over the output's elements by linear
-// index, each operand addressed through Strided<N> (any strides, 0 on broadcast dims). The op is
-// a small functor; the unary and binary ops pass their enum and switch inside (the same op for
-// every thread), which keeps the number of instantiations to one per dtype.
+// One kernel shape serves them all (map.cuh): a grid-stride loop over the output's elements, each
+// operand addressed through its strides. The op is a small functor; the unary and binary ops pass
+// their enum and switch inside (the same op for every thread), which keeps the number of
+// instantiations to one per dtype. Their formulas are tensor/scalar_ops.h's, shared with the CPU.
 #include <cstdint>
 
 #include "tensor/cuda/launch.cuh"
-#include "tensor/cuda/math.cuh"
-#include "tensor/cuda/ops.h"
+#include "tensor/cuda/map.cuh"
+#include "tensor/kernels.h"
+#include "tensor/scalar_ops.h"
 
 namespace tg::cuda {
 
 namespace {
-
-// out[i] = f(in[i]) for every element i of out's shape.
-template <class Out, class In, class F>
-__global__ void map1_kernel(Strided<2> s, int64_t n, Out* out, const In* in, F f) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    int64_t off[2];
-    s.offsets(i, off);
-    out[off[0]] = f(in[off[1]]);
-  }
-}
-
-// out[i] = f(a[i], b[i]).
-template <class T, class F>
-__global__ void map2_kernel(Strided<3> s, int64_t n, T* out, const T* a, const T* b, F f) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    int64_t off[3];
-    s.offsets(i, off);
-    out[off[0]] = f(a[off[1]], b[off[2]]);
-  }
-}
-
-template <class Out, class In, class F>
-void map1(const Tensor& x, Tensor& out, F f) {
-  const int64_t n = out.numel();
-  if (n == 0) return;
-  const Strided<2> s = make_strided<2>(out.shape(), {out.strides(), x.strides()});
-  map1_kernel<<<blocks_for(n), kThreads>>>(s, n, static_cast<Out*>(out.raw_device_data()),
-                                           static_cast<const In*>(x.raw_device_data()), f);
-  CUDA_CHECK_LAUNCH();
-}
-
-template <class T, class F>
-void map2(const Tensor& a, const Tensor& b, Tensor& out, F f) {
-  const int64_t n = out.numel();
-  if (n == 0) return;
-  const Strided<3> s = make_strided<3>(out.shape(), {out.strides(), a.strides(), b.strides()});
-  map2_kernel<<<blocks_for(n), kThreads>>>(s, n, out.device_data<T>(), a.device_data<T>(),
-                                           b.device_data<T>(), f);
-  CUDA_CHECK_LAUNCH();
-}
 
 // ---------------------------------------------------------------- functors
 template <class Out>
@@ -91,10 +50,6 @@ struct Clamp {
   __device__ T operator()(T x) const { return x < low ? low : (x > high ? high : x); }
 };
 template <class T>
-struct GeluBackward {  // grad * gelu'(x)
-  __device__ T operator()(T g, T x) const { return g * gelu_derivative(x); }
-};
-template <class T>
 struct AddScaled {  // a + alpha * b, and a + b for alpha = 1 exactly as the CPU does
   T alpha;
   bool plain;
@@ -113,17 +68,6 @@ __global__ void fill_kernel(Strided<1> s, int64_t n, T* out, T value) {
     int64_t off[1];
     s.offsets(i, off);
     out[off[0]] = value;
-  }
-}
-
-template <class T, class C>
-__global__ void where_kernel(Strided<4> s, int64_t n, T* out, const C* cond, const T* a,
-                             const T* b) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    int64_t off[4];
-    s.offsets(i, off);
-    out[off[0]] = cond[off[1]] != C(0) ? a[off[2]] : b[off[3]];
   }
 }
 
@@ -185,13 +129,6 @@ void clamp(const Tensor& x, double low, double high, Tensor& out) {
   });
 }
 
-void gelu_backward(const Tensor& grad, const Tensor& x, Tensor& out) {
-  dispatch_float(x.dtype(), "gelu_backward", [&](auto tag) {
-    using T = decltype(tag);
-    map2<T>(grad, x, out, GeluBackward<T>{});
-  });
-}
-
 void add_inplace(Tensor& a, const Tensor& b, double alpha) {
   dispatch_float(a.dtype(), "add_", [&](auto tag) {
     using T = decltype(tag);
@@ -203,22 +140,6 @@ void mul_inplace(Tensor& a, double c) {
   dispatch_float(a.dtype(), "mul_", [&](auto tag) {
     using T = decltype(tag);
     map1<T, T>(a, a, Scale<T>{T(c)});
-  });
-}
-
-void where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
-  const int64_t n = out.numel();
-  if (n == 0) return;
-  const Strided<4> s =
-      make_strided<4>(out.shape(), {out.strides(), cond.strides(), a.strides(), b.strides()});
-  dispatch_all(out.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    dispatch_all(cond.dtype(), [&](auto cond_tag) {
-      using C = decltype(cond_tag);
-      where_kernel<<<blocks_for(n), kThreads>>>(s, n, out.device_data<T>(), cond.device_data<C>(),
-                                                a.device_data<T>(), b.device_data<T>());
-      CUDA_CHECK_LAUNCH();
-    });
   });
 }
 

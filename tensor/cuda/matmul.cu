@@ -19,7 +19,7 @@
 
 #include "tensor/cuda/gemm_plan.h"
 #include "tensor/cuda/launch.cuh"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 
 #define CUBLAS_CHECK(call)                                                                        \
   do {                                                                                            \

@@ -14,8 +14,8 @@
 #include <cstdint>
 
 #include "tensor/cuda/launch.cuh"
-#include "tensor/cuda/math.cuh"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
+#include "tensor/scalar_ops.h"
 
 namespace tg::cuda {
 
@@ -37,19 +37,19 @@ __device__ double fold_row(const T* row, int64_t C, double identity, Combine com
 }
 
 template <class T>
-__global__ void reduce_rows_kernel(Reduction op, const T* x, int64_t R, int64_t C, T* out) {
+__global__ void reduce_rows_kernel(ReduceOp op, const T* x, int64_t R, int64_t C, T* out) {
   __shared__ double shared[32];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const T* row = x + r * C;  // (C)
     double result = 0.0;
-    if (op == Reduction::Sum || op == Reduction::Mean) {
+    if (op == ReduceOp::Sum || op == ReduceOp::Mean) {
       double a = 0.0;
       for (int64_t i = threadIdx.x; i < C; i += blockDim.x) a += static_cast<double>(row[i]);
       a = block_sum(a, shared);
-      result = op == Reduction::Mean ? a / static_cast<double>(C) : a;
-    } else if (op == Reduction::Max) {
+      result = op == ReduceOp::Mean ? a / static_cast<double>(C) : a;
+    } else if (op == ReduceOp::Max) {
       result = fold_row(row, C, -INFINITY, MaxNan{}, shared);
-    } else if (op == Reduction::Min) {
+    } else if (op == ReduceOp::Min) {
       result = fold_row(row, C, INFINITY, MinNan{}, shared);
     } else {  // LogSumExp
       const double m = fold_row(row, C, -INFINITY, MaxNan{}, shared);
@@ -141,13 +141,13 @@ __global__ void column_finish_kernel(const double* partial, int64_t P, int64_t K
 
 }  // namespace
 
-void reduce_columns(Reduction op, const Tensor& x, int64_t R, Tensor& out) {
+void reduce_columns(ReduceOp op, const Tensor& x, int64_t R, Tensor& out) {
   const int64_t K = out.numel();
   if (K == 0) return;
   const int64_t per_part = (R + 255) / 256 < 16 ? 16 : (R + 255) / 256;  // rows; P <= 256
   const int64_t P = R == 0 ? 1 : (R + per_part - 1) / per_part;
   Tensor partial = zeros({P, K}, DType::F64, Device::CUDA);  // (P, K)
-  const double divisor = op == Reduction::Mean ? static_cast<double>(R) : 1.0;
+  const double divisor = op == ReduceOp::Mean ? static_cast<double>(R) : 1.0;
   dispatch_float(x.dtype(), "reduce", [&](auto tag) {
     using T = decltype(tag);
     if (R > 0) {
@@ -163,7 +163,7 @@ void reduce_columns(Reduction op, const Tensor& x, int64_t R, Tensor& out) {
   });
 }
 
-void reduce_rows(Reduction op, const Tensor& x, int64_t C, Tensor& out) {
+void reduce_rows(ReduceOp op, const Tensor& x, int64_t C, Tensor& out) {
   const int64_t R = out.numel();
   if (R == 0) return;
   dispatch_float(x.dtype(), "reduce", [&](auto tag) {

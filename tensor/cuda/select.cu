@@ -1,8 +1,8 @@
-// select.cu — gather / scatter_add and index_select / index_add (embedding is index_select
+// select.cu — where, gather / scatter_add and index_select / index_add (embedding is index_select
 // along dim 0) on the GPU.
 //
-// The callers (select.cpp) have checked every index against its bound. The gathers are plain
-// elementwise kernels (one thread per output element). The adds give every output element to
+// The callers (select.cpp) have checked every index against its bound. where and the gathers are
+// plain elementwise kernels (one thread per output element). The adds give every output element to
 // exactly one thread, which adds its contributions in index order — no atomics, so the result
 // is deterministic and equal to the CPU's order of summation:
 //   scatter_add  one thread per "line" (all positions that differ only along dim);
@@ -10,22 +10,22 @@
 #include <cstdint>
 
 #include "tensor/cuda/launch.cuh"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 
 namespace tg::cuda {
 
 namespace {
 
-// (O, V, I) around dim: the product of the sizes before dim, the size at dim, after dim.
-struct Around {
-  int64_t outer = 1, at = 1, inner = 1;
-};
-Around around(const Shape& shape, int64_t dim) {
-  Around s;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    (d < dim ? s.outer : d == dim ? s.at : s.inner) *= shape[d];
+// out = cond != 0 ? a : b, every operand through its strides.
+template <class T, class C>
+__global__ void where_kernel(Strided<4> s, int64_t n, T* out, const C* cond, const T* a,
+                             const T* b) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    int64_t off[4];
+    s.offsets(i, off);
+    out[off[0]] = cond[off[1]] != C(0) ? a[off[2]] : b[off[3]];
   }
-  return s;
 }
 
 Strides with(Strides strides, int64_t dim, int64_t value) {
@@ -85,6 +85,22 @@ __global__ void index_add_kernel(T* out, const int64_t* index, Around s, int64_t
 }
 
 }  // namespace
+
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
+  const int64_t n = out.numel();
+  if (n == 0) return;
+  const Strided<4> s =
+      make_strided<4>(out.shape(), {out.strides(), cond.strides(), a.strides(), b.strides()});
+  dispatch_all(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    dispatch_all(cond.dtype(), [&](auto cond_tag) {
+      using C = decltype(cond_tag);
+      where_kernel<<<blocks_for(n), kThreads>>>(s, n, out.device_data<T>(), cond.device_data<C>(),
+                                                a.device_data<T>(), b.device_data<T>());
+      CUDA_CHECK_LAUNCH();
+    });
+  });
+}
 
 void gather(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   const int64_t n = out.numel();

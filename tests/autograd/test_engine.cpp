@@ -1,10 +1,14 @@
 // test_engine.cpp — the backward engine's structure: reuse, broadcasting, unused inputs, deep
-// graphs, retain_graph, no-grad, detach, zero_grad, and its error messages.
+// graphs, retain_graph, no-grad, detach, zero_grad, and its error messages; the profiler's laps.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 
+#include "autograd/op_registry.h"
 #include "autograd/ops.h"
+#include "tensor/profiler.h"
 
 using namespace tg;
 using namespace tg::ag;
@@ -161,4 +165,27 @@ TEST_CASE("an unregistered op name is refused") {
                        "make_op: 'mystery' is not in autograd/op_registry.h (and so has no "
                        "gradcheck)",
                        std::logic_error);
+}
+
+TEST_CASE("the profiler charges each op's forward and backward to the op's registered family") {
+  CHECK(std::string(op_family("linear")) == "matmul (GEMM)");
+  CHECK(std::string(op_family("attention")) == "softmax / attention");
+  CHECK(std::string(op_family("add")) == "elementwise");
+  CHECK(std::string(op_family("reshape")) == "views and copies");
+  CHECK(std::string(op_family("something new")) == "other");
+  for (const RegisteredOp& op : registered_ops()) CHECK(std::string(op.family) != "other");
+
+  profile::reset();
+  profile::enable(true);
+  Variable w = param({1, 2, 3, 4, 5, 6}, {3, 2});
+  sum(reshape(linear(Variable(ones({4, 2}, DType::F64)), w, Variable()), {-1})).backward();
+  profile::enable(false);
+  std::map<std::string, std::string> family;
+  for (const auto& b : profile::buckets()) family[b.name] = b.family;
+  profile::reset();
+  CHECK(family["linear"] == "matmul (GEMM)");
+  CHECK(family["linear backward"] == "matmul (GEMM)");
+  CHECK(family["reshape backward"] == "views and copies");
+  CHECK(family["sum"] == "reductions");
+  CHECK(family["backward setup"] == "loss and engine");
 }

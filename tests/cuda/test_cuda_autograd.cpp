@@ -262,10 +262,10 @@ TEST_CASE("cuda autograd parity: views") {
 
 TEST_CASE("cuda autograd parity covers every registered differentiable op") {
   std::string missing;
-  for (auto op : ag::registered_ops()) {
-    if (!ops_seen().count(std::string(op))) {
+  for (const auto& op : ag::registered_ops()) {
+    if (!ops_seen().count(std::string(op.name))) {
       missing += ' ';
-      missing += op;
+      missing += op.name;
     }
   }
   INFO("ops without a CUDA parity case:" << missing);

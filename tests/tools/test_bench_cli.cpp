@@ -41,6 +41,7 @@ TEST_CASE("tools/bench train --json: one object with the step time, throughput a
     for (const auto& [name, share] : j.at("family_share").items()) total += share.get<double>();
     CHECK(total == doctest::Approx(1.0).epsilon(1e-9));
     CHECK(j.at("family_share").contains("matmul (GEMM)"));
+    CHECK(j.at("family_share").contains("optimizer"));  // the training step's own laps
   }
 }
 

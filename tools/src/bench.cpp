@@ -136,7 +136,7 @@ Timing time_steps(TrainingRun& run, int64_t warmup_steps, int64_t timed_steps) {
   std::map<std::string, double> families;
   for (const auto& b : t.buckets) {
     t.profiled += b.seconds;
-    families[profile::profile_family(b.name)] += b.seconds;
+    families[b.family] += b.seconds;
   }
   t.families.assign(families.begin(), families.end());
   std::sort(t.families.begin(), t.families.end(),

@@ -1,55 +1,18 @@
-// nn_kernels.cpp — softmax, log_softmax and layer norm (forward and backward): checks + dispatch.
+// layer_norm.cpp — layer norm over the last dim, and its backward: checks, then the kernels in
+// cpu/layer_norm.cpp (where the derivation is) or cuda/layer_norm.cu.
 //
-// The kernels are in cpu/nn_kernels.cpp and cuda/nn_kernels.cu (one branch on the device). Softmax
-// works along any dim of a tensor with any strides; layer norm normalises the last dim and copies a
-// non-contiguous input first. Every result is a fresh contiguous tensor. (gelu_backward, listed
-// with these in the brief, lives with gelu in elementwise.cpp.)
+// The kernels read contiguous rows, so a non-contiguous input is copied first. Every result is a
+// fresh contiguous tensor.
 #include <stdexcept>
 #include <string>
 
 #include "tensor/check.h"
-#include "tensor/cpu/nn_kernels.h"
-#include "tensor/cuda/ops.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace tg {
 
 namespace {
-
-Tensor softmax_forward(const Tensor& x, int64_t dim, bool log) {
-  const char* op = log ? "log_softmax" : "softmax";
-  check_floating(x, op);
-  if (x.dim() == 0) return softmax_forward(x.view({1}), dim, log).view({});
-  dim = normalize_dim(dim, x.dim(), op);
-  Tensor y(x.shape(), x.dtype(), x.device());
-  if (x.device() == Device::CUDA) {
-    cuda::softmax(x, dim, log, y);
-  } else {
-    cpu::softmax(x, dim, log, y);
-  }
-  return y;
-}
-
-Tensor softmax_backward_any(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log) {
-  const char* op = log ? "log_softmax_backward" : "softmax_backward";
-  check_same(grad_y, y, op);
-  check_floating(y, op);
-  if (grad_y.shape() != y.shape()) {
-    throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(grad_y.shape()) +
-                                " does not match output " + shape_str(y.shape()));
-  }
-  if (y.dim() == 0) {
-    return softmax_backward_any(grad_y.view({1}), y.view({1}), dim, log).view({});
-  }
-  dim = normalize_dim(dim, y.dim(), op);
-  Tensor grad_x(y.shape(), y.dtype(), y.device());
-  if (y.device() == Device::CUDA) {
-    cuda::softmax_backward(grad_y, y, dim, log, grad_x);
-  } else {
-    cpu::softmax_backward(grad_y, y, dim, log, grad_x);
-  }
-  return grad_x;
-}
 
 // weight / bias of layer norm: undefined, or (C) with x's dtype and device.
 void check_affine_param(const Tensor& p, const Tensor& x, const char* name, const char* op) {
@@ -65,16 +28,6 @@ void check_affine_param(const Tensor& p, const Tensor& x, const char* name, cons
 Shape row_shape(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 1); }
 
 }  // namespace
-
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_forward(x, dim, true); }
-
-Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) {
-  return softmax_backward_any(grad_y, y, dim, false);
-}
-Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim) {
-  return softmax_backward_any(grad_y, y, dim, true);
-}
 
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   check_floating(x, "layer_norm");

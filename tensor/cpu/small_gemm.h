@@ -16,6 +16,12 @@
 #include <cstdint>
 #include <cstring>
 
+// GCC warns (-Wpsabi) that returning a 64-byte vector from the load lambda would pass it
+// differently with and without AVX-512. The lambdas below are always inlined, so no call with
+// that ABI ever happens: the note is silenced for this header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace tg::cpu {
 
 template <class F>
@@ -78,3 +84,5 @@ inline void small_gemm(int64_t M, int64_t N, int64_t K, const F* A, int64_t a_rs
 }
 
 }  // namespace tg::cpu
+
+#pragma GCC diagnostic pop

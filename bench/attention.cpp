@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     int64_t B, T, H, S;
   };
   const Case cases[] = {{"tiny   (B=64,  T=64,  H=4, S=16)", 64, 64, 4, 16},
+                        {"small  (B=128, T=64,  H=4, S=32)", 128, 64, 4, 32},
                         {"paper  (B=256, T=128, H=4, S=32)", 256, 128, 4, 32}};
   std::printf("%-34s %-9s %12s %12s %8s\n", "shape (causal, padded)", "pass", "fused ms",
               "composed ms", "ratio");

@@ -6,6 +6,11 @@
 // f32 to a few ulps of the scores, with and without masks, on contiguous and strided inputs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/cpu/small_gemm.h"
 #include "tensor/ops.h"
 
 using namespace tg;
@@ -56,9 +61,10 @@ TEST_CASE("fused attention matches the composed reference (f64 and f32, masks, s
 
 TEST_CASE("fused attention matches the reference across row blocks and vector remainders") {
   // T = 37 spans three 16-row blocks (the causal key ranges differ per block) with a remainder;
-  // S = 5 and S = 16 exercise the scalar and the vector column paths of the micro-kernel.
+  // S = 5, 12, 16, 24 exercise the micro-kernel's scalar columns, one-vector and two-vector tiles
+  // (f32 and f64, 16- 32- or 64-byte vectors).
   Generator gen(5);
-  for (int64_t S : {5, 16}) {
+  for (int64_t S : {5, 12, 16, 24}) {
     for (DType dt : {DType::F64, DType::F32}) {
       const double tol = dt == DType::F64 ? 1e-12 : 3e-5;
       std::vector<double> v(2 * 37, 1.0);
@@ -70,6 +76,49 @@ TEST_CASE("fused attention matches the reference across row blocks and vector re
         CAPTURE(causal);
         check_against_reference(qkv, 2, valid, causal, tol);
         check_against_reference(qkv, 2, Tensor(), causal, tol);
+      }
+    }
+  }
+}
+
+TEST_CASE("small_gemm matches a plain triple loop at odd sizes, strides and with accumulate") {
+  // M = 1..9 covers the 4-row tiles and the single-row remainder; N up to 37 every mix of
+  // two-vector, one-vector and scalar columns; A read transposed (a_rs = 1) and not.
+  Generator gen(11);
+  for (int64_t M : {1, 4, 7, 9}) {
+    for (int64_t N : {3, 8, 13, 16, 24, 37}) {
+      for (int64_t K : {1, 6, 17}) {
+        for (bool transposed : {false, true}) {
+          for (bool accumulate : {false, true}) {
+            const std::vector<double> a = randn({M * K}, gen, DType::F64).to_vector();
+            const std::vector<double> b = randn({K * (N + 2)}, gen, DType::F64).to_vector();
+            const std::vector<double> c0 = randn({M * (N + 1)}, gen, DType::F64).to_vector();
+            const int64_t a_rs = transposed ? 1 : K, a_cs = transposed ? M : 1;
+            const int64_t ldb = N + 2, ldc = N + 1;
+            std::vector<double> c = c0;
+            cpu::small_gemm<double>(M, N, K, a.data(), a_rs, a_cs, b.data(), ldb, c.data(), ldc,
+                                    accumulate);
+            std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end());
+            std::vector<float> cf(c0.begin(), c0.end());
+            cpu::small_gemm<float>(M, N, K, af.data(), a_rs, a_cs, bf.data(), ldb, cf.data(), ldc,
+                                   accumulate);
+            double worst = 0, worst_f = 0;
+            for (int64_t i = 0; i < M; ++i) {
+              for (int64_t j = 0; j < N; ++j) {
+                double s = accumulate ? c0[i * ldc + j] : 0.0;
+                for (int64_t k = 0; k < K; ++k) s += a[i * a_rs + k * a_cs] * b[k * ldb + j];
+                worst = std::max(worst, std::abs(c[i * ldc + j] - s));
+                worst_f = std::max(worst_f, std::abs(cf[i * ldc + j] - s));
+              }
+              CHECK(c[i * ldc + N] == c0[i * ldc + N]);  // the padding column is untouched
+            }
+            CAPTURE(M);
+            CAPTURE(N);
+            CAPTURE(K);
+            CHECK(worst < 1e-12);
+            CHECK(worst_f < 1e-4);
+          }
+        }
       }
     }
   }

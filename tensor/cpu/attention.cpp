@@ -38,52 +38,47 @@ namespace {
 // multiples of a 16-float vector.
 constexpr int64_t kRowBlock = 16;
 
-// Softmax of one row of scores (times scale) in place, over the keys j < `keys` with allowed[j] !=
-// 0 (allowed null: all); other entries become 0, and a row with no allowed key becomes all 0.
-template <class T>
-void masked_softmax_row(T* row, int64_t T_len, int64_t keys, const T* allowed, T scale) {
-  const T ninf = -std::numeric_limits<T>::infinity();
-  T mx = ninf;
-  if (allowed) {
+// Softmax of one row of scores (times scale) in place over its first n entries, where key_bias
+// (0 for an allowed key, -inf for a padded one) is added first and a causally hidden entry is
+// already -inf; entries n.. of the row's T_len become 0, and so does a row with no allowed key.
+// A hidden entry's exponent is -inf, and exp_of(-inf) is exactly 0. The maximum is taken over the
+// unscaled scores (scale > 0 and rounding are monotonic, so scale * max equals the max of the
+// products). No index comparisons inside the loops: they vectorise without remainder branches
+// per causal row length.
+template <class F>
+void softmax_row(F* row, int64_t n, int64_t T_len, const F* key_bias, F scale) {
+  const F ninf = -std::numeric_limits<F>::infinity();
+  F mx = ninf;
 #pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < keys; ++j) {
-      const T x = row[j] * scale;
-      row[j] = x;
-      mx = std::max(mx, allowed[j] != T(0) ? x : ninf);
-    }
-  } else {
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < keys; ++j) {
-      row[j] *= scale;
-      mx = std::max(mx, row[j]);
-    }
+  for (int64_t j = 0; j < n; ++j) {
+    const F x = row[j] + key_bias[j];
+    row[j] = x;
+    mx = std::max(mx, x);
   }
   if (mx == ninf) {  // nothing allowed (or all scores -inf)
-    for (int64_t j = 0; j < T_len; ++j) row[j] = T(0);
+    for (int64_t j = 0; j < T_len; ++j) row[j] = F(0);
     return;
   }
-  T sum = 0;
-  if (allowed) {
-    // A masked key's exponent is a large negative number (exp_of gives exactly 0), selected
-    // before the call so that the loop vectorises; a masked score may exceed mx, so it must not
-    // reach exp itself.
+  const F top = mx * scale;
+  F sum = 0;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < keys; ++j) {
-      const T e = exp_of(allowed[j] != T(0) ? row[j] - mx : T(-200));
-      row[j] = e;
-      sum += e;
-    }
-  } else {
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < keys; ++j) {
-      const T e = exp_of(row[j] - mx);
-      row[j] = e;
-      sum += e;
-    }
+  for (int64_t j = 0; j < n; ++j) {
+    const F e = exp_of(row[j] * scale - top);
+    row[j] = e;
+    sum += e;
   }
-  const T inv = T(1) / sum;
-  for (int64_t j = 0; j < keys; ++j) row[j] *= inv;
-  for (int64_t j = keys; j < T_len; ++j) row[j] = T(0);
+  const F inv = F(1) / sum;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+  for (int64_t j = n; j < T_len; ++j) row[j] = F(0);
+}
+
+// dst (cols, rows) = src (rows, cols) read at row stride ld.
+template <class F>
+void transpose(const F* src, int64_t rows, int64_t cols, int64_t ld, F* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * ld + c];
+  }
 }
 
 }  // namespace
@@ -96,9 +91,10 @@ void attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causa
       valid.defined() ? valid.to_vector() : std::vector<double>();
   dispatch_float(qkv.dtype(), "attention", [&](auto tag) {
     using F = decltype(tag);
-    // The allowed keys of each task as 1/0 in F (the mask is tiny: B * T).
-    std::vector<F> allowed(valid_values.size());
-    for (size_t i = 0; i < allowed.size(); ++i) allowed[i] = valid_values[i] != 0.0 ? F(1) : F(0);
+    // Per key of each task, 0 if allowed and -inf if padded (the mask is tiny: B * T).
+    const F ninf = -std::numeric_limits<F>::infinity();
+    std::vector<F> key_bias(B * T_len, F(0));
+    for (size_t i = 0; i < valid_values.size(); ++i) key_bias[i] = valid_values[i] != 0 ? 0 : ninf;
     const F* base = qkv.data<F>();
     F* yp = y.data<F>();
     F* pp = probs.data<F>();
@@ -106,27 +102,31 @@ void attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causa
     const bool parallel = problems > 1 && problems * T_len * T_len * S >= kParallelWork;
 #pragma omp parallel if (parallel)
     {
-      std::vector<F> kt(S * T_len);  // K^T (S, T): B operand of the scores, contiguous rows
+      // K^T (I, T) of one task, every head: the B operand of the scores, contiguous rows. The
+      // (task, head) problems of a thread are consecutive, so it is built once per task, in one
+      // pass over the task's rows of keys.
+      std::vector<F> kt(I * T_len);
+      int64_t kt_task = -1;
 #pragma omp for schedule(static)
       for (int64_t bh = 0; bh < problems; ++bh) {
         const int64_t b = bh / H, h = bh % H;
         const F* q = base + b * T_len * ld + h * S;  // (T, S), row stride ld
-        const F* k = q + I;
         const F* v = q + 2 * I;
         F* p = pp + bh * T_len * T_len;  // (T, T)
-        for (int64_t j = 0; j < T_len; ++j) {
-          for (int64_t c = 0; c < S; ++c) kt[c * T_len + j] = k[j * ld + c];
-        }
-        const F* mask = allowed.empty() ? nullptr : allowed.data() + b * T_len;
+        if (kt_task != b) transpose(base + b * T_len * ld + I, T_len, I, ld, kt.data());
+        kt_task = b;
+        const F* kth = kt.data() + h * S * T_len;  // K^T of head h (S, T)
         // Blocks of query rows; under the causal mask block [i0, i0 + rows) needs keys < i0 + rows
         // only (its probabilities beyond are exact zeros), which halves the work.
         for (int64_t i0 = 0; i0 < T_len; i0 += kRowBlock) {
           const int64_t rows = std::min(kRowBlock, T_len - i0);
           const int64_t n = causal ? i0 + rows : T_len;
-          small_gemm<F>(rows, n, S, q + i0 * ld, ld, 1, kt.data(), T_len, p + i0 * T_len, T_len,
+          small_gemm<F>(rows, n, S, q + i0 * ld, ld, 1, kth, T_len, p + i0 * T_len, T_len,
                         false);  // scores = Q K^T (unscaled)
           for (int64_t i = i0; i < i0 + rows; ++i) {
-            masked_softmax_row(p + i * T_len, T_len, causal ? i + 1 : T_len, mask, F(scale));
+            F* row = p + i * T_len;
+            if (causal) std::fill(row + i + 1, row + n, ninf);  // keys after the query
+            softmax_row(row, n, T_len, key_bias.data() + b * T_len, F(scale));
           }
           small_gemm<F>(rows, S, n, p + i0 * T_len, T_len, 1, v, ld,
                         yp + (b * T_len + i0) * I + h * S, I, false);  // Y = P V

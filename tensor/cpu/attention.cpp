@@ -81,6 +81,20 @@ void transpose(const F* src, int64_t rows, int64_t cols, int64_t ld, F* dst) {
   }
 }
 
+// Asks the cache for n contiguous elements at p.
+template <class F>
+void prefetch(const F* p, int64_t n) {
+  for (int64_t j = 0; j < n; j += 64 / sizeof(F)) __builtin_prefetch(p + j);
+}
+
+// Asks the cache for the next problem's probabilities (its lower triangle under the causal
+// mask) while this one computes: the backward reads them first in a short dot product per row,
+// which otherwise waits on every line.
+template <class F>
+void prefetch_probs(const F* p, int64_t T_len, bool causal) {
+  for (int64_t i = 0; i < T_len; ++i) prefetch(p + i * T_len, causal ? i + 1 : T_len);
+}
+
 }  // namespace
 
 void attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causal, double scale,
@@ -113,7 +127,10 @@ void attention(const Tensor& qkv, int64_t heads, const Tensor& valid, bool causa
         const F* q = base + b * T_len * ld + h * S;  // (T, S), row stride ld
         const F* v = q + 2 * I;
         F* p = pp + bh * T_len * T_len;  // (T, T)
-        if (kt_task != b) transpose(base + b * T_len * ld + I, T_len, I, ld, kt.data());
+        if (kt_task != b) {
+          transpose(base + b * T_len * ld + I, T_len, I, ld, kt.data());
+          if (b + 1 < B) prefetch(base + (b + 1) * T_len * ld, T_len * ld);  // the next task's qkv
+        }
         kt_task = b;
         const F* kth = kt.data() + h * S * T_len;  // K^T of head h (S, T)
         // Blocks of query rows; under the causal mask block [i0, i0 + rows) needs keys < i0 + rows
@@ -150,21 +167,30 @@ void attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& p
     const bool parallel = problems > 1 && problems * T_len * T_len * S >= kParallelWork;
 #pragma omp parallel if (parallel)
     {
-      std::vector<F> vt(S * T_len), ds(T_len * T_len);  // V^T (S, T); dP, then dS (T, T)
+      // V^T (I, T) of one task, every head, built once per task as K^T in the forward; dP, then
+      // dS (T, T) of one problem.
+      std::vector<F> vt(I * T_len), ds(T_len * T_len);
+      int64_t vt_task = -1;
 #pragma omp for schedule(static)
       for (int64_t bh = 0; bh < problems; ++bh) {
         const int64_t b = bh / H, h = bh % H;
         const F* q = base + b * T_len * ld + h * S;
         const F* k = q + I;
-        const F* v = q + 2 * I;
         F* dq = dbase + b * T_len * ld + h * S;
         F* dk = dq + I;
         F* dv = dq + 2 * I;
         const F* g = gy + b * T_len * I + h * S;  // (T, S), row stride I
         const F* p = pp + bh * T_len * T_len;
-        for (int64_t j = 0; j < T_len; ++j) {
-          for (int64_t c = 0; c < S; ++c) vt[c * T_len + j] = v[j * ld + c];
+        if (bh + 1 < problems) prefetch_probs(p + T_len * T_len, T_len, causal);
+        if (vt_task != b) {
+          transpose(base + b * T_len * ld + 2 * I, T_len, I, ld, vt.data());
+          if (b + 1 < B) {  // the next task's qkv and dY
+            prefetch(base + (b + 1) * T_len * ld, T_len * ld);
+            prefetch(gy + (b + 1) * T_len * I, T_len * I);
+          }
         }
+        vt_task = b;
+        const F* vth = vt.data() + h * S * T_len;  // V^T of head h (S, T)
         // Row blocks as in the forward. Under the causal mask P_ij = 0 for j > i, so query block
         // [i0, i0 + rows) reaches keys < n = i0 + rows, and key block [j0, j0 + rows) is reached
         // by queries >= j0 only.
@@ -172,7 +198,7 @@ void attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& p
           const int64_t rows = std::min(kRowBlock, T_len - i0);
           const int64_t n = causal ? i0 + rows : T_len;
           F* dsb = ds.data() + i0 * T_len;
-          small_gemm<F>(rows, n, S, g + i0 * I, I, 1, vt.data(), T_len, dsb, T_len,
+          small_gemm<F>(rows, n, S, g + i0 * I, I, 1, vth, T_len, dsb, T_len,
                         false);                 // dP = dY V^T
           for (int64_t i = 0; i < rows; ++i) {  // dS = scale * P * (dP - rowsum(P * dP))
             const F* pr = p + (i0 + i) * T_len;

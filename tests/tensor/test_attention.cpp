@@ -81,6 +81,29 @@ TEST_CASE("fused attention matches the reference across row blocks and vector re
   }
 }
 
+TEST_CASE("fused attention matches the reference on one thread and split over two") {
+  // 15 (task, head) problems of 37 x 37 x 24: above the parallel threshold, and with two threads
+  // the split falls inside task 2 (problems 6, 7, 8), whose K^T and V^T both threads then build.
+  Generator gen(13);
+  const int64_t B = 5, T = 37, H = 3, S = 24;
+  std::vector<double> v(B * T, 1.0);
+  for (int64_t t = 20; t < T; ++t) v[2 * T + t] = 0;
+  for (DType dt : {DType::F64, DType::F32}) {
+    const double tol = dt == DType::F64 ? 1e-12 : 3e-5;
+    const Tensor valid = from_vector(v, {B, T}, dt);
+    const Tensor qkv = randn({B, T, 3 * H * S}, gen, dt);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      CAPTURE(threads);
+      for (bool causal : {false, true}) {
+        CAPTURE(causal);
+        check_against_reference(qkv, H, valid, causal, tol);
+      }
+    }
+  }
+  set_num_threads(2);
+}
+
 TEST_CASE("small_gemm matches a plain triple loop at odd sizes, strides and with accumulate") {
   // M = 1..9 covers the 4-row tiles and the single-row remainder; N up to 37 every mix of
   // two-vector, one-vector and scalar columns; A read transposed (a_rs = 1) and not.

@@ -1,25 +1,27 @@
-// cpu/linear.cpp — nn.Linear's three GEMMs, y = x W^T + b and its backward, on OpenBLAS, spread
-// over the cores by us rather than by BLAS.
+// cpu/linear.cpp — nn.Linear's three GEMMs, y = x W^T + b and its backward, spread over the
+// cores by us.
 //
 //   forward   y (M, O) = x (M, K) W^T + b        W (O, K) as nn.Linear stores it
 //   backward  dx = g W;  dW = g^T x;  db = the column sums of g        (g = dL/dy, (M, O))
 //
-// The bias is written into y first and the GEMM adds the product (beta = 1), so the bias add is
-// not a separate pass. Threads: at TGMM's sizes (M = B*T rows of 4096..32768, K and O of 64..512)
-// OpenBLAS's own threading gains nothing or loses (measured on 2 cores: (4096,64)@(64,192) ran at
-// 100 GFLOP/s on one thread and 70 on two; dW = g^T x, whose output is only O x K, at 98 and 78).
-// So with T > 1 threads each thread runs a single-threaded GEMM on its block of rows of x (forward,
-// dx), or on its block of the rows summed over (dW: a split-K GEMM whose T partial products are
-// then added, in a fixed order, so a run is reproducible at a given thread count).
+// y and dx go through our own GEMM (cpu/packed_gemm.h), which packs only the weight and adds the
+// bias as it stores each tile (no separate bias pass, no zeroing of C); dW, a long reduction over
+// M into a small (O, K) output, stays with OpenBLAS, which runs it faster. Threads: at TGMM's
+// sizes (M = B*T rows of 4096..32768, K and O of 64..512) OpenBLAS's own threading gains nothing
+// or loses (measured on 2 cores: (4096,64)@(64,192) ran at 100 GFLOP/s on one thread and 70 on
+// two; dW at 98 and 78). So with T > 1 threads each thread runs a single-threaded GEMM on its
+// block of rows of x (forward, dx), or on its block of the rows summed over (dW: a split-K GEMM
+// whose T partial products are then added, in a fixed order, so a run is reproducible at a given
+// thread count).
 #include "tensor/kernels.h"
 
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
+#include "tensor/cpu/packed_gemm.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/dtype.h"
 
@@ -55,19 +57,21 @@ std::pair<int64_t, int64_t> block(int64_t n, int parts, int i) {
   return {begin, begin + base + (i < extra ? 1 : 0)};
 }
 
-// C (M, N) = A (M, K) op(B) + beta C with the rows of A and C split over `threads`; inside the
-// parallel region OpenBLAS (OpenMP build) runs each call single-threaded.
+// C (M, N) = A (M, K) B (K, N) + bias with the rows of A and C split over `threads`: the layout
+// of packed_gemm (A's rows contiguous, row stride lda).
 template <class F>
-void gemm_by_rows(bool tb, int64_t M, int64_t N, int64_t K, const F* A, int64_t lda, const F* B,
-                  int64_t ldb, F beta, F* C, int64_t ldc, int threads) {
+void packed_gemm_by_rows(int64_t M, int64_t N, int64_t K, const F* A, int64_t lda, const F* B,
+                         int64_t b_rs, int64_t b_cs, const F* bias, F* C, int64_t ldc,
+                         int threads) {
   if (threads <= 1) {
-    gemm(false, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    packed_gemm(M, N, K, A, lda, 1, B, b_rs, b_cs, bias, C, ldc);
     return;
   }
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
     const auto [r0, r1] = block(M, threads, t);
-    if (r1 > r0) gemm(false, tb, r1 - r0, N, K, A + r0 * lda, lda, B, ldb, beta, C + r0 * ldc, ldc);
+    if (r1 > r0)
+      packed_gemm(r1 - r0, N, K, A + r0 * lda, lda, 1, B, b_rs, b_cs, bias, C + r0 * ldc, ldc);
   }
 }
 
@@ -77,14 +81,10 @@ void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   const int64_t M = x.size(0), K = x.size(1), O = w.size(0);
   dispatch_float(x.dtype(), "linear", [&](auto tag) {
     using F = decltype(tag);
-    F* yp = y.data<F>();
-    const bool bias = b.defined();
-    if (bias) {  // every row of y starts as b
-      const F* bp = b.data<F>();
-      for (int64_t r = 0; r < M; ++r) std::memcpy(yp + r * O, bp, O * sizeof(F));
-    }
-    gemm_by_rows<F>(true, M, O, K, x.data<F>(), K, w.data<F>(), K, bias ? F(1) : F(0), yp, O,
-                    gemm_threads(M * O * K));
+    // B = W^T: element (k, o) at w[o K + k].
+    packed_gemm_by_rows<F>(M, O, K, x.data<F>(), K, w.data<F>(), 1, K,
+                           b.defined() ? b.data<F>() : nullptr, y.data<F>(), O,
+                           gemm_threads(M * O * K));
   });
 }
 
@@ -95,8 +95,8 @@ void linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, Tensor& 
     using F = decltype(tag);
     const F* gp = g.data<F>();
     if (dx.defined()) {  // dx (M, K) = g (M, O) @ w (O, K)
-      gemm_by_rows<F>(false, M, K, O, gp, O, w.data<F>(), K, F(0), dx.data<F>(), K,
-                      gemm_threads(M * O * K));
+      packed_gemm_by_rows<F>(M, K, O, gp, O, w.data<F>(), K, 1, nullptr, dx.data<F>(), K,
+                             gemm_threads(M * O * K));
     }
     if (dw.defined()) {  // dw (O, K) = g^T (O, M) @ x (M, K), split over M
       const int threads = gemm_threads(M * O * K);

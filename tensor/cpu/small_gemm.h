@@ -2,15 +2,9 @@
 //
 // Attention does six products per (task, head) of sizes like 64 x 64 x 16: too small for a BLAS
 // call to pay for its setup (measured: 17 GFLOP/s through cblas_sgemm), and too small for the
-// compiler's plain loops, which accumulate through memory (store-to-load latency per step). This
-// is the classic register-blocked micro-kernel instead: a tile of 4 rows x 2 vectors of C lives in
-// registers while k runs over K, each step loading two vectors of B's row k and broadcasting four
-// elements of A's column k: 8 independent FMA chains, enough to keep two FMA units busy.
-//
-// The vector is the target's register (kVectorBytes: 64 bytes with AVX-512F, 32 with AVX, else
-// 16), written with GCC's vector extensions. It must match: a 64-byte vector on an AVX2 machine
-// is two registers to GCC, and the 4 x 16-float tile then no longer fits in the 16 registers and
-// spills to the stack on every step (measured: fused attention backward 0.5x the composed ops).
+// compiler's plain loops, which accumulate through memory (store-to-load latency per step). So
+// they go straight to the register-blocked tile of cpu/micro_kernel.h — 4 rows x 2 vectors of C,
+// 8 independent FMA chains — with B read in place, unpacked.
 //
 // A is read through two strides (a_rs between rows, a_cs between columns), so a transposed view
 // (e.g. P^T) costs nothing; B's rows must be contiguous (row stride ldb); C has row stride ldc.
@@ -21,65 +15,23 @@
 // tiling and the vector width do not change results.
 #pragma once
 #include <cstdint>
-#include <cstring>
+
+#include "tensor/cpu/micro_kernel.h"
 
 namespace tg::cpu {
 
-#if defined(__AVX512F__)
-inline constexpr int kVectorBytes = 64;
-#elif defined(__AVX__)
-inline constexpr int kVectorBytes = 32;
-#else
-inline constexpr int kVectorBytes = 16;
-#endif
-
-template <class F>
-struct SimdVector {
-  static constexpr int kLanes = kVectorBytes / sizeof(F);
-  typedef F type __attribute__((vector_size(kVectorBytes)));
-};
-
 namespace small_gemm_detail {
 
-template <class F>
-inline typename SimdVector<F>::type load(const F* p) {
-  typename SimdVector<F>::type v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-template <class F>
-inline void store(F* p, typename SimdVector<F>::type v) {
-  std::memcpy(p, &v, sizeof(v));
-}
-
-// The R x (NV * W) tile of C at c from A's rows at a and B's columns at b; R <= 4, NV <= 2.
+// The R x (NV * W) tile of C at c, stored or added into C.
 template <int R, int NV, class F>
 inline void tile(int64_t K, const F* a, int64_t a_rs, int64_t a_cs, const F* b, int64_t ldb, F* c,
                  int64_t ldc, bool accumulate) {
   using V = typename SimdVector<F>::type;
   constexpr int W = SimdVector<F>::kLanes;
-  V acc[R][NV] = {};
-  for (int64_t k = 0; k < K; ++k) {
-    V bk[NV];
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) bk[v] = load(b + k * ldb + v * W);
-    const F* ak = a + k * a_cs;
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const F s = ak[r * a_rs];
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[r][v] += s * bk[v];
-    }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) {
-      F* cp = c + r * ldc + v * W;
-      store(cp, accumulate ? acc[r][v] + load(cp) : acc[r][v]);
-    }
-  }
+  micro_tile<R, NV>(K, a, a_rs, a_cs, b, ldb, [&](int r, int v, V acc) {
+    F* cp = c + r * ldc + v * W;
+    store_vector(cp, accumulate ? acc + load_vector(cp) : acc);
+  });
 }
 
 // Rows [i, i + R) of C over its vector columns: two-vector tiles, then one vector if left.

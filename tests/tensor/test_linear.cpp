@@ -1,7 +1,13 @@
 // test_linear.cpp — tg::linear and tg::linear_backward against matmul-based references, on one
-// thread and on two (where the GEMMs are split by rows, and dW is a split-K sum).
+// thread and on two (where the GEMMs are split by rows, and dW is a split-K sum), and the packed
+// GEMM under them (cpu/packed_gemm.h) against a plain triple loop.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/cpu/packed_gemm.h"
 #include "tensor/ops.h"
 
 using namespace tg;
@@ -49,6 +55,67 @@ TEST_CASE("linear and its backward match matmul + add, on one thread and split o
     }
   }
   set_num_threads(2);
+}
+
+TEST_CASE("linear matches the reference with K over one packing block, on one and two threads") {
+  // K = 300 spans two K blocks of the packed GEMM (the second adds into C); O = 37 ends in a cut
+  // panel; 2001 rows end in a 3-row edge tile and split unevenly over two threads.
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    CAPTURE(threads);
+    for (DType dt : {DType::F64, DType::F32}) {
+      const double tol = dt == DType::F64 ? 1e-10 : 2e-3;
+      Generator gen(7);
+      const Tensor x = randn({2001, 300}, gen, dt), w = randn({37, 300}, gen, dt);
+      check_linear(x, w, randn({37}, gen, dt), tol);
+      check_linear(x, w, Tensor(), tol);
+    }
+  }
+  set_num_threads(2);
+}
+
+TEST_CASE("packed_gemm matches a plain triple loop at odd sizes, both B layouts, with a bias") {
+  // M = 1..13 covers the 6-row tiles and every edge tile; N every mix of whole and cut panels;
+  // K = 260 two K blocks. B is read row-contiguous (b_cs = 1) and column-contiguous (b_rs = 1).
+  Generator gen(17);
+  for (int64_t M : {1, 5, 6, 13}) {
+    for (int64_t N : {1, 7, 16, 19, 40}) {
+      for (int64_t K : {1, 9, 260}) {
+        for (bool b_transposed : {false, true}) {
+          for (bool with_bias : {false, true}) {
+            const std::vector<double> a = randn({M * (K + 1)}, gen, DType::F64).to_vector();
+            const std::vector<double> b = randn({K * N}, gen, DType::F64).to_vector();
+            const std::vector<double> bias = randn({N}, gen, DType::F64).to_vector();
+            const int64_t lda = K + 1, ldc = N + 3;
+            const int64_t b_rs = b_transposed ? 1 : N, b_cs = b_transposed ? K : 1;
+            std::vector<double> c(M * ldc, 7.0);
+            cpu::packed_gemm<double>(M, N, K, a.data(), lda, 1, b.data(), b_rs, b_cs,
+                                     with_bias ? bias.data() : nullptr, c.data(), ldc);
+            const std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end());
+            const std::vector<float> biasf(bias.begin(), bias.end());
+            std::vector<float> cf(M * ldc, 7.0f);
+            cpu::packed_gemm<float>(M, N, K, af.data(), lda, 1, bf.data(), b_rs, b_cs,
+                                    with_bias ? biasf.data() : nullptr, cf.data(), ldc);
+            double worst = 0, worst_f = 0;
+            for (int64_t i = 0; i < M; ++i) {
+              for (int64_t j = 0; j < N; ++j) {
+                double s = with_bias ? bias[j] : 0.0;
+                for (int64_t k = 0; k < K; ++k) s += a[i * lda + k] * b[k * b_rs + j * b_cs];
+                worst = std::max(worst, std::abs(c[i * ldc + j] - s));
+                worst_f = std::max(worst_f, std::abs(cf[i * ldc + j] - s));
+              }
+              for (int64_t j = N; j < ldc; ++j) CHECK(c[i * ldc + j] == 7.0);  // untouched
+            }
+            CAPTURE(M);
+            CAPTURE(N);
+            CAPTURE(K);
+            CHECK(worst < 1e-11);
+            CHECK(worst_f < 2e-3);
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("linear: shape errors name the op and the shapes") {

@@ -105,16 +105,19 @@ void layer_norm_backward_impl(const Tensor& grad_y, const Tensor& x, const Tenso
       }
       const T mean_dnorm = static_cast<T>(sum_dnorm / C);
       const T mean_dnorm_norm = static_cast<T>(sum_dnorm_norm / C);
-      for (int64_t i = 0; i < C; ++i) {
-        const T norm = (xr[i] - m) * s;
-        const T dnorm = g[i] * (w ? w[i] : T(1));
-        dxr[i] = s * (dnorm - mean_dnorm - norm * mean_dnorm_norm);
-      }
-      if (w) {
+      if (w) {  // dx, and this row's terms of dweight and dbias, in one pass
+#pragma omp simd
         for (int64_t i = 0; i < C; ++i) {
           const T norm = (xr[i] - m) * s;
+          dxr[i] = s * (g[i] * w[i] - mean_dnorm - norm * mean_dnorm_norm);
           dw[i] += static_cast<double>(g[i]) * norm;
           db[i] += g[i];
+        }
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < C; ++i) {
+          const T norm = (xr[i] - m) * s;
+          dxr[i] = s * (g[i] - mean_dnorm - norm * mean_dnorm_norm);
         }
       }
     }

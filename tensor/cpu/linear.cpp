@@ -122,13 +122,19 @@ void linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, Tensor& 
         }
       }
     }
-    if (db.defined()) {  // db (O) = sum over rows of g
+    if (db.defined()) {  // db (O) = sum over rows of g, in row order
+      // Threads take blocks of 16 columns: each column is the same sum on any thread count.
       F* out = db.data<F>();
-      std::fill(out, out + O, F(0));
-      for (int64_t r = 0; r < M; ++r) {
-        const F* row = gp + r * O;
+      constexpr int64_t kCols = 16;
+#pragma omp parallel for schedule(static) if (M * O >= kParallelGrain && !omp_in_parallel())
+      for (int64_t c0 = 0; c0 < O; c0 += kCols) {
+        const int64_t c1 = std::min(O, c0 + kCols);
+        std::fill(out + c0, out + c1, F(0));
+        for (int64_t r = 0; r < M; ++r) {
+          const F* row = gp + r * O;
 #pragma omp simd
-        for (int64_t o = 0; o < O; ++o) out[o] += row[o];
+          for (int64_t o = c0; o < c1; ++o) out[o] += row[o];
+        }
       }
     }
   });

@@ -51,8 +51,11 @@ Variable logsumexp(const Variable& x, std::vector<int64_t> dims = {}, bool keepd
 
 // ---------------------------------------------------------------- ops_matmul.cpp
 Variable matmul(const Variable& a, const Variable& b);
-// y = x W^T + b (nn.Linear): x (..., K), weight (O, K), bias (O) or an undefined Variable.
-Variable linear(const Variable& x, const Variable& weight, const Variable& bias);
+// y = x W^T + b (nn.Linear): x (..., K), weight (O, K), bias (O) or an undefined Variable; with
+// a residual (..., O), y = residual + (x W^T + b) in the same pass (a transformer's skip
+// connection around its projection).
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias,
+                const Variable& residual = Variable());
 
 // ---------------------------------------------------------------- ops_nn.cpp
 Variable softmax(const Variable& x, int64_t dim);

@@ -55,22 +55,27 @@ Variable matmul(const Variable& a, const Variable& b) {
                  });
 }
 
-// ---- linear: y = x W^T + b, x (..., K), W (O, K), b (O) or undefined; g = dL/dy (..., O)
+// ---- linear: y = x W^T + b (+ r), x (..., K), W (O, K), b (O) or undefined, r (..., O) or
+//      undefined; g = dL/dy (..., O)
 //   dx = g W (..., K);  dW = g2^T x2 (O, K) with the batch dims folded into rows (one GEMM);
-//   db = the sum of g2 over rows.  (x2, g2: x and g as (M, K) and (M, O) matrices;
+//   db = the sum of g2 over rows;  dr = g.  (x2, g2: x and g as (M, K) and (M, O) matrices;
 //   tg::linear_backward, which spreads the GEMMs over the threads by rows.)
-Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias,
+                const Variable& residual) {
   const Tensor xv = x.value(), wv = weight.value();
   const Tensor bv = bias.defined() ? bias.value() : Tensor();
-  Tensor y = tg::linear(xv, wv, bv);
+  Tensor y = tg::linear(xv, wv, bv, residual.defined() ? residual.value() : Tensor());
   std::vector<Variable> inputs = {x, weight};
   if (bias.defined()) inputs.push_back(bias);
+  if (residual.defined()) inputs.push_back(residual);
+  const bool has_bias = bias.defined(), has_residual = residual.defined();
   return make_op("linear", std::move(y), inputs,
-                 [xv, wv](const Tensor& g, const Needs& needs) -> Grads {
-                   const bool need_bias = needs.size() > 2 && needs[2];
+                 [xv, wv, has_bias, has_residual](const Tensor& g, const Needs& needs) -> Grads {
+                   const bool need_bias = has_bias && needs[2];
                    LinearGrads d = tg::linear_backward(g, xv, wv, needs[0], needs[1], need_bias);
                    Grads grads = {d.dx, d.dweight};
-                   if (needs.size() > 2) grads.push_back(d.dbias);
+                   if (has_bias) grads.push_back(d.dbias);
+                   if (has_residual) grads.push_back(g);
                    return grads;
                  });
 }

@@ -76,7 +76,8 @@ ag::Variable SelfAttention::heads(const ag::Variable& x, int64_t part) const {
   return ag::permute(ag::reshape(y, {B, T, H, S}), {0, 2, 1, 3});        // (B, H, T, S)
 }
 
-ag::Variable SelfAttention::forward(const ag::Variable& x, const Tensor& key_padding_mask) const {
+ag::Variable SelfAttention::forward(const ag::Variable& x, const Tensor& key_padding_mask,
+                                    const ag::Variable& residual) const {
   if (x.dim() != 3 || x.size(2) != n_embd_) {
     throw std::invalid_argument("SelfAttention: expected input (B, T, " + std::to_string(n_embd_) +
                                 "), got " + shape_str(x.shape()));
@@ -90,7 +91,7 @@ ag::Variable SelfAttention::forward(const ag::Variable& x, const Tensor& key_pad
   if (options_.activation == ScoreActivation::Softmax) {
     // One GEMM for q, k and v of every head, then the fused kernel reads them in place.
     const ag::Variable qkv = c_attn_->forward(x);  // (B, T, 3I)
-    return c_proj_->forward(ag::attention(qkv, H, key_padding_mask, options_.causal, c));
+    return c_proj_->forward(ag::attention(qkv, H, key_padding_mask, options_.causal, c), residual);
   }
   // ReluOverN (the theory constructions): relu(q k^T) weighted by c / n_i, composed of ops.
   const ag::Variable q = heads(x, 0);                           // (B, H, T, S)
@@ -100,7 +101,7 @@ ag::Variable SelfAttention::forward(const ag::Variable& x, const Tensor& key_pad
       ag::Variable(relu_weights(B, T, options_.causal, key_padding_mask, c, x.dtype(), x.device()));
   const ag::Variable mixed = ag::matmul(ag::relu(ag::matmul(q, k_t)) * weights, v);  // (B,H,T,S)
   const ag::Variable merged = ag::reshape(ag::permute(mixed, {0, 2, 1, 3}), {B, T, H * S});
-  return c_proj_->forward(merged);  // (B, T, I) -> (B, T, D)
+  return c_proj_->forward(merged, residual);  // (B, T, I) -> (B, T, D)
 }
 
 }  // namespace tg::nn

@@ -57,8 +57,10 @@ class SelfAttention : public Module {
  public:
   SelfAttention(int64_t n_embd, Generator& gen, AttentionOptions options = {});
 
-  // x (B, T, D), key_padding_mask (B, T) or undefined (no padding) -> (B, T, D).
-  ag::Variable forward(const ag::Variable& x, const Tensor& key_padding_mask = Tensor()) const;
+  // x (B, T, D), key_padding_mask (B, T) or undefined (no padding) -> (B, T, D); with a
+  // residual (B, T, D), residual + attention(x), added inside c_proj's GEMM.
+  ag::Variable forward(const ag::Variable& x, const Tensor& key_padding_mask = Tensor(),
+                       const ag::Variable& residual = {}) const;
 
   const Linear& c_attn() const { return *c_attn_; }
   const Linear& c_proj() const { return *c_proj_; }

@@ -25,10 +25,11 @@ TransformerBlock::TransformerBlock(int64_t n_embd, Generator& gen, BlockOptions 
 
 ag::Variable TransformerBlock::forward(const ag::Variable& h,
                                        const Tensor& key_padding_mask) const {
+  // The residual adds happen inside each c_proj's GEMM: h1 = h + attn(a), out = h1 + mlp(m).
   const ag::Variable a = ln_1_ ? ln_1_->forward(h) : h;  // (B, T, D)
-  const ag::Variable h1 = h + attn_->forward(a, key_padding_mask);
+  const ag::Variable h1 = attn_->forward(a, key_padding_mask, h);
   const ag::Variable m = ln_2_ ? ln_2_->forward(h1) : h1;
-  return h1 + mlp_->forward(m);
+  return mlp_->forward(m, h1);
 }
 
 GPT2Backbone::GPT2Backbone(const GPT2Config& config, Generator& gen) : config_(config) {

@@ -30,12 +30,13 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, Linear
   }
 }
 
-ag::Variable Linear::forward(const ag::Variable& x) const {
+ag::Variable Linear::forward(const ag::Variable& x, const ag::Variable& residual) const {
   if (x.dim() < 1 || x.size(-1) != in_) {
     throw std::invalid_argument("Linear: expected last dim " + std::to_string(in_) + ", got " +
                                 shape_str(x.shape()));
   }
-  return ag::linear(x, weight_, bias_);  // (..., I) @ (I, O) + (O) -> (..., O), one GEMM
+  // (..., I) @ (I, O) + (O) [+ residual (..., O)] -> (..., O), one GEMM
+  return ag::linear(x, weight_, bias_, residual);
 }
 
 }  // namespace tg::nn

@@ -3,8 +3,9 @@
 // Dimension letters: I = in_features, O = out_features; "..." = any leading (batch) dims.
 //
 // forward is the fused op ag::linear: the leading dims fold into rows, and on the CPU one GEMM
-// (W as BLAS's transpose flag, nothing copied) accumulates x W^T into an output whose rows start
-// as the bias, so the bias add is part of the GEMM (tensor/cpu/linear.cpp).
+// (tensor/cpu/packed_gemm.h) adds the bias, and the residual when one is given (a transformer's
+// skip connection, y = residual + x W^T + b), as it stores each tile of the output: neither is
+// a separate pass over it (tensor/cpu/linear.cpp).
 //
 // Initialisation, from a tg::Generator (so the same seed gives the same weights):
 //   - LinearInit::Uniform (PyTorch's default): weight and bias ~ U(-1/sqrt(I), 1/sqrt(I));
@@ -38,8 +39,9 @@ class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, Generator& gen, LinearOptions options = {});
 
-  // (..., I) -> (..., O). Throws "Linear: expected last dim I, got (...)" on a wrong shape.
-  ag::Variable forward(const ag::Variable& x) const;
+  // (..., I) -> (..., O); with a residual (..., O), residual + (x W^T + b). Throws "Linear:
+  // expected last dim I, got (...)" on a wrong shape.
+  ag::Variable forward(const ag::Variable& x, const ag::Variable& residual = {}) const;
 
   const ag::Variable& weight() const { return weight_; }  // (O, I)
   const ag::Variable& bias() const { return bias_; }      // (O), undefined when bias = false

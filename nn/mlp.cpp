@@ -21,7 +21,7 @@ MLP::MLP(int64_t n_embd, Generator& gen, MLPOptions options) : options_(options)
                                          LinearOptions::normal(options.proj_std, options.dtype)));
 }
 
-ag::Variable MLP::forward(const ag::Variable& x) const {
+ag::Variable MLP::forward(const ag::Variable& x, const ag::Variable& residual) const {
   if (x.dim() < 1 || x.size(-1) != c_fc_->in_features()) {
     throw std::invalid_argument("MLP: expected last dim " + std::to_string(c_fc_->in_features()) +
                                 ", got " + shape_str(x.shape()));
@@ -29,7 +29,7 @@ ag::Variable MLP::forward(const ag::Variable& x) const {
   const ag::Variable hidden = c_fc_->forward(x);  // (..., F)
   const ag::Variable active =
       options_.activation == Activation::Gelu ? ag::gelu(hidden) : ag::relu(hidden);
-  return c_proj_->forward(active);  // (..., D)
+  return c_proj_->forward(active, residual);  // (..., D)
 }
 
 }  // namespace tg::nn

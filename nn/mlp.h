@@ -29,8 +29,8 @@ class MLP : public Module {
  public:
   MLP(int64_t n_embd, Generator& gen, MLPOptions options = {});
 
-  // (..., D) -> (..., D).
-  ag::Variable forward(const ag::Variable& x) const;
+  // (..., D) -> (..., D); with a residual (..., D), residual + mlp(x), added inside c_proj's GEMM.
+  ag::Variable forward(const ag::Variable& x, const ag::Variable& residual = {}) const;
 
   const Linear& c_fc() const { return *c_fc_; }
   const Linear& c_proj() const { return *c_proj_; }

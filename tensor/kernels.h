@@ -45,8 +45,9 @@ void attention_backward(const Tensor& grad_y, const Tensor& qkv, const Tensor& p
                         double scale, bool causal, Tensor& dqkv);
 
 // ---------------------------------------------------------------- nn.Linear (linear.cpp)
-// x (M, K), w (O, K), b (O) or undefined, all contiguous: y (M, O) = x w^T + b.
-void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y);
+// x (M, K), w (O, K), b (O) or undefined, residual (M, O) or undefined, all contiguous:
+// y (M, O) = residual + (x w^T + b).
+void linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Tensor& y);
 // From g (M, O), x (M, K), w (O, K), all contiguous: dx (M, K) = g w, dw (O, K) = g^T x, and
 // db (O) = the column sums of g. Each output is computed only if it is defined (allocated).
 void linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, Tensor& dx, Tensor& dw,

@@ -1,5 +1,5 @@
-// linear.cpp — y = x W^T + b: checks, and dispatch to one fused GEMM on the CPU (cpu/linear.cpp)
-// or to matmul + add on other devices.
+// linear.cpp — y = x W^T + b (+ residual): checks, and dispatch to one fused GEMM on the CPU
+// (cpu/linear.cpp) or to matmul + adds on other devices.
 #include <stdexcept>
 #include <string>
 
@@ -9,26 +9,32 @@
 
 namespace tg {
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual) {
   check_same(x, w, "linear");
   check_floating(x, "linear");
   if (b.defined()) check_same(x, b, "linear");
+  if (residual.defined()) check_same(x, residual, "linear");
+  Shape out_shape = x.shape();
+  if (x.dim() >= 1 && w.dim() == 2) out_shape.back() = w.size(0);
   if (x.dim() < 1 || w.dim() != 2 || x.size(-1) != w.size(1) ||
-      (b.defined() && b.shape() != Shape{w.size(0)})) {
-    throw std::invalid_argument("linear: expected x (..., K), weight (O, K), bias (O); got x " +
-                                shape_str(x.shape()) + ", weight " + shape_str(w.shape()) +
-                                (b.defined() ? ", bias " + shape_str(b.shape()) : ""));
+      (b.defined() && b.shape() != Shape{w.size(0)}) ||
+      (residual.defined() && residual.shape() != out_shape)) {
+    throw std::invalid_argument(
+        std::string("linear: expected x (..., K), weight (O, K), bias (O)") +
+        (residual.defined() ? ", residual (..., O)" : "") + "; got x " + shape_str(x.shape()) +
+        ", weight " + shape_str(w.shape()) + (b.defined() ? ", bias " + shape_str(b.shape()) : "") +
+        (residual.defined() ? ", residual " + shape_str(residual.shape()) : ""));
   }
   if (x.device() != Device::CPU) {
     Tensor y = matmul(x, w.transpose(0, 1));
-    return b.defined() ? y + b : y;
+    if (b.defined()) y = y + b;
+    return residual.defined() ? residual + y : y;
   }
   const int64_t K = x.size(-1), O = w.size(0);
-  Shape out_shape = x.shape();
-  out_shape.back() = O;
   const Tensor x2 = x.contiguous().reshape({-1, K});  // (M, K)
   Tensor y = empty({x2.size(0), O}, x.dtype());
-  cpu::linear(x2, w.contiguous(), b.defined() ? b.contiguous() : b, y);
+  const Tensor r2 = residual.defined() ? residual.contiguous().reshape({-1, O}) : Tensor();
+  cpu::linear(x2, w.contiguous(), b.defined() ? b.contiguous() : b, r2, y);
   return y.reshape(out_shape);
 }
 

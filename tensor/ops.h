@@ -134,9 +134,12 @@ Tensor sum_to_shape(const Tensor& x, const Shape& shape);
 // On OpenBLAS: transposed or strided operands become BLAS transpose flags, not copies.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
-// y = x W^T + b: x (..., K), weight (O, K) as nn.Linear stores it, bias (O) or undefined.
-// On the CPU one GEMM writes the bias and the product together (linear.cpp).
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// y = x W^T + b (+ residual): x (..., K), weight (O, K) as nn.Linear stores it, bias (O) or
+// undefined, residual (..., O) or undefined (the skip connection a transformer adds to its
+// projections). On the CPU one GEMM writes the product, the bias and the residual together
+// (linear.cpp); y equals residual + (x W^T + b), added in that order.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Tensor& residual = Tensor());
 // Its gradients from dL/dy (..., O): dx = g W (x's shape), dweight = g^T x (O, K) summed over
 // every leading dim, dbias = g summed likewise (O); each computed only when asked for.
 struct LinearGrads {

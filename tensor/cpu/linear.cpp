@@ -5,7 +5,8 @@
 //   backward  dx = g W;  dW = g^T x;  db = the column sums of g        (g = dL/dy, (M, O))
 //
 // y and dx go through our own GEMM (cpu/packed_gemm.h), which packs only the weight and adds the
-// bias as it stores each tile (no separate bias pass, no zeroing of C); dW, a long reduction over
+// bias (and a residual, when the caller gives one) as it stores each tile (no separate passes,
+// no zeroing of C); dW, a long reduction over
 // M into a small (O, K) output, stays with OpenBLAS, which runs it faster. Threads: at TGMM's
 // sizes (M = B*T rows of 4096..32768, K and O of 64..512) OpenBLAS's own threading gains nothing
 // or loses (measured on 2 cores: (4096,64)@(64,192) ran at 100 GFLOP/s on one thread and 70 on
@@ -57,34 +58,37 @@ std::pair<int64_t, int64_t> block(int64_t n, int parts, int i) {
   return {begin, begin + base + (i < extra ? 1 : 0)};
 }
 
-// C (M, N) = A (M, K) B (K, N) + bias with the rows of A and C split over `threads`: the layout
-// of packed_gemm (A's rows contiguous, row stride lda).
+// C (M, N) = residual + (A (M, K) B (K, N) + bias) with the rows of A, C and the residual split
+// over `threads`: the layout of packed_gemm (A's rows contiguous, row stride lda; the residual's
+// row stride is C's).
 template <class F>
 void packed_gemm_by_rows(int64_t M, int64_t N, int64_t K, const F* A, int64_t lda, const F* B,
-                         int64_t b_rs, int64_t b_cs, const F* bias, F* C, int64_t ldc,
-                         int threads) {
+                         int64_t b_rs, int64_t b_cs, const F* bias, const F* residual, F* C,
+                         int64_t ldc, int threads) {
   if (threads <= 1) {
-    packed_gemm(M, N, K, A, lda, 1, B, b_rs, b_cs, bias, C, ldc);
+    packed_gemm(M, N, K, A, lda, 1, B, b_rs, b_cs, bias, residual, C, ldc);
     return;
   }
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
     const auto [r0, r1] = block(M, threads, t);
-    if (r1 > r0)
-      packed_gemm(r1 - r0, N, K, A + r0 * lda, lda, 1, B, b_rs, b_cs, bias, C + r0 * ldc, ldc);
+    if (r1 > r0) {
+      packed_gemm(r1 - r0, N, K, A + r0 * lda, lda, 1, B, b_rs, b_cs, bias,
+                  residual ? residual + r0 * ldc : nullptr, C + r0 * ldc, ldc);
+    }
   }
 }
 
 }  // namespace
 
-void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+void linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Tensor& y) {
   const int64_t M = x.size(0), K = x.size(1), O = w.size(0);
   dispatch_float(x.dtype(), "linear", [&](auto tag) {
     using F = decltype(tag);
     // B = W^T: element (k, o) at w[o K + k].
-    packed_gemm_by_rows<F>(M, O, K, x.data<F>(), K, w.data<F>(), 1, K,
-                           b.defined() ? b.data<F>() : nullptr, y.data<F>(), O,
-                           gemm_threads(M * O * K));
+    packed_gemm_by_rows<F>(
+        M, O, K, x.data<F>(), K, w.data<F>(), 1, K, b.defined() ? b.data<F>() : nullptr,
+        residual.defined() ? residual.data<F>() : nullptr, y.data<F>(), O, gemm_threads(M * O * K));
   });
 }
 
@@ -95,7 +99,7 @@ void linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, Tensor& 
     using F = decltype(tag);
     const F* gp = g.data<F>();
     if (dx.defined()) {  // dx (M, K) = g (M, O) @ w (O, K)
-      packed_gemm_by_rows<F>(M, K, O, gp, O, w.data<F>(), K, 1, nullptr, dx.data<F>(), K,
+      packed_gemm_by_rows<F>(M, K, O, gp, O, w.data<F>(), K, 1, nullptr, nullptr, dx.data<F>(), K,
                              gemm_threads(M * O * K));
     }
     if (dw.defined()) {  // dw (O, K) = g^T (O, M) @ x (M, K), split over M

@@ -137,6 +137,22 @@ TEST_CASE("linear gradients: with and without bias, batched, transposed x, reuse
                          {x, b});
 }
 
+TEST_CASE("linear gradients with a residual: with and without bias, residual from the same x") {
+  const Tensor x = randn64({2, 3, 4}, 70), w = randn64({5, 4}, 71), b = randn64({5}, 72);
+  const Tensor r = randn64({2, 3, 5}, 77);
+  expect_gradients_match("with a residual (2,3,5)",
+                         [](const auto& v) { return ag::linear(v[0], v[1], v[2], v[3]); },
+                         {x, w, b, r});
+  expect_gradients_match("residual, no bias",
+                         [](const auto& v) { return ag::linear(v[0], v[1], {}, v[2]); }, {x, w, r});
+  expect_gradients_match("the residual is x's own projection (reused twice)",
+                         [](const auto& v) {
+                           const ag::Variable h = ag::linear(v[0], v[1], v[2]);
+                           return ag::linear(v[0], v[1], v[2], h);
+                         },
+                         {randn64({3, 4}, 78), randn64({4, 4}, 79), randn64({4}, 80)});
+}
+
 TEST_CASE("attention gradients: plain, masked + causal with an empty row, strided, reused") {
   // qkv (B=2, T=5, 3 * H * S) with H = 2 heads of S = 3.
   const Tensor qkv = randn64({2, 5, 18}, 60);

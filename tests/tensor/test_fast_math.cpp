@@ -39,3 +39,17 @@ TEST_CASE("fast f32 tanh and sigmoid stay within a few ulp-scale relative error"
   CHECK(sigmoid_f32(-200.0f) == 0.0f);
   CHECK(sigmoid_f32(200.0f) == 1.0f);
 }
+
+TEST_CASE("tanh_f32 saturates to exactly +-1 for large |x|, and keeps NaN") {
+  // tanh_f32 clamps its exponent at -87 (e^-87 instead of 0 past |x| = 43.5): the quotient must
+  // still be exactly 1 there, as everywhere past |x| = 10 (1 - tanh 10 = 4e-9, below half an ulp).
+  int off = 0;
+  for (double x = 10; x < 1e30; x *= 1.001) {
+    const float xf = static_cast<float>(x);
+    if (tanh_f32(xf) != 1.0f || tanh_f32(-xf) != -1.0f) ++off;
+  }
+  CHECK(off == 0);
+  CHECK(tanh_f32(INFINITY) == 1.0f);
+  CHECK(tanh_f32(-INFINITY) == -1.0f);
+  CHECK(std::isnan(tanh_f32(-NAN)));
+}

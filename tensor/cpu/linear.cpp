@@ -127,12 +127,13 @@ void linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, Tensor& 
       }
     }
     if (db.defined()) {  // db (O) = sum over rows of g, in row order
-      // Threads take blocks of 16 columns: each column is the same sum on any thread count.
+      // Each thread sums one block of columns over every row: a column is the same sum whatever
+      // the blocks, so the result does not depend on the thread count.
       F* out = db.data<F>();
-      constexpr int64_t kCols = 16;
-#pragma omp parallel for schedule(static) if (M * O >= kParallelGrain && !omp_in_parallel())
-      for (int64_t c0 = 0; c0 < O; c0 += kCols) {
-        const int64_t c1 = std::min(O, c0 + kCols);
+      const int threads = M * O >= kParallelGrain && !omp_in_parallel() ? omp_get_max_threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+      for (int t = 0; t < threads; ++t) {
+        const auto [c0, c1] = block(O, threads, t);
         std::fill(out + c0, out + c1, F(0));
         for (int64_t r = 0; r < M; ++r) {
           const F* row = gp + r * O;

@@ -108,10 +108,11 @@ Estimator builtin_estimator(const std::string& name) {
                               "' (expected em-paper, em-strong, em-diag or spectral)");
 }
 
-std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
-                                 const EvalSettings& settings) {
+std::vector<EvalCell> evaluate_tasks(const std::vector<Estimator>& estimators,
+                                     const EvalSettings& settings, int part, int parts) {
   if (settings.tasks < 1) throw std::invalid_argument("evaluate: tasks must be >= 1");
-  std::vector<EvalRecord> records;
+  const TaskRange range = split_range(settings.tasks, part, parts);
+  std::vector<EvalCell> cells;
   for (int64_t k : settings.ks) {
     for (int64_t n : settings.ns) {
       TaskConfig config;
@@ -126,31 +127,52 @@ std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
       config.dtype = DType::F64;
       Generator task_gen(
           derive_seed(settings.seed, {static_cast<uint64_t>(k), static_cast<uint64_t>(n)}));
-      const TaskBatch batch = sample_tasks(config, task_gen);
+      const TaskBatch batch = sample_tasks(config, task_gen, range);
       const int64_t B = batch.batch_size();
 
       for (const Estimator& estimator : estimators) {
-        Generator gen(derive_seed(
-            settings.seed,
-            {static_cast<uint64_t>(k), static_cast<uint64_t>(n), name_hash(estimator.name)}));
-        const auto start = std::chrono::steady_clock::now();
-        const std::vector<Estimate> estimates = estimator.fit(batch, gen);
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (static_cast<int64_t>(estimates.size()) != B) {
-          throw std::runtime_error("evaluate: estimator " + estimator.name + " returned " +
-                                   std::to_string(estimates.size()) + " estimates for " +
-                                   std::to_string(B) + " tasks");
+        EvalCell cell{estimator.name, settings.d, k, n, {}, 0.0};
+        if (B > 0) {
+          Generator gen(derive_seed(
+              settings.seed,
+              {static_cast<uint64_t>(k), static_cast<uint64_t>(n), name_hash(estimator.name)}));
+          const auto start = std::chrono::steady_clock::now();
+          const std::vector<Estimate> estimates = estimator.fit(batch, gen);
+          cell.seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          if (static_cast<int64_t>(estimates.size()) != B) {
+            throw std::runtime_error("evaluate: estimator " + estimator.name + " returned " +
+                                     std::to_string(estimates.size()) + " estimates for " +
+                                     std::to_string(B) + " tasks");
+          }
+          cell.tasks.resize(B);
+          for (int64_t b = 0; b < B; ++b) {
+            cell.tasks[b] = task_metrics(estimates[b], task_weights(batch, b), task_means(batch, b),
+                                         task_points(batch, b), task_labels(batch, b));
+          }
         }
-        std::vector<TaskMetrics> per_task(B);
-        for (int64_t b = 0; b < B; ++b) {
-          per_task[b] = task_metrics(estimates[b], task_weights(batch, b), task_means(batch, b),
-                                     task_points(batch, b), task_labels(batch, b));
-        }
-        records.push_back({estimator.name, settings.d, k, n, aggregate(per_task),
-                           seconds / static_cast<double>(B)});
+        cells.push_back(std::move(cell));
       }
     }
+  }
+  return cells;
+}
+
+EvalRecord eval_record(const EvalCell& cell) {
+  const double tasks = static_cast<double>(cell.tasks.size());
+  return {cell.method,
+          cell.d,
+          cell.k,
+          cell.n,
+          aggregate(cell.tasks),
+          tasks > 0 ? cell.seconds / tasks : 0.0};
+}
+
+std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
+                                 const EvalSettings& settings) {
+  std::vector<EvalRecord> records;
+  for (const EvalCell& cell : evaluate_tasks(estimators, settings)) {
+    records.push_back(eval_record(cell));
   }
   return records;
 }

@@ -54,7 +54,8 @@ SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossK
   return {w.to(dt).to(dev), m.to(dt).to(dev)};
 }
 
-TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind) {
+TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind,
+                   int64_t tasks_in_step) {
   const DType dt = output.means.dtype();
   const int64_t d = batch.d();
   const SlotTargets target = slot_targets(output, batch, kind);
@@ -69,8 +70,14 @@ TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind ki
       ag::sum(ag::square(output.means - ag::Variable(target.means)), {2});  // (B, Kmax)
   ag::Variable mean_loss =
       ag::sum(sq * ag::Variable(mask), {1}) / ag::Variable(mul_scalar(k, double(d)));  // (B)
-  ag::Variable loss = ag::mean(weight_loss + mean_loss);
-  return {loss, mean(weight_loss.value()).item(), mean(mean_loss.value()).item()};
+  if (tasks_in_step == 0 || tasks_in_step == batch.batch_size()) {
+    ag::Variable loss = ag::mean(weight_loss + mean_loss);
+    return {loss, mean(weight_loss.value()).item(), mean(mean_loss.value()).item()};
+  }
+  // A share of the step: sums over this batch's tasks, divided by the step's task count.
+  const double scale = 1.0 / static_cast<double>(tasks_in_step);
+  ag::Variable loss = ag::sum(weight_loss + mean_loss) * scale;
+  return {loss, sum(weight_loss.value()).item() * scale, sum(mean_loss.value()).item() * scale};
 }
 
 }  // namespace tg::gmm

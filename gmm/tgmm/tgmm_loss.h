@@ -5,6 +5,9 @@
 //   weight loss  -sum_k pi_k log pi_hat_k                 (soft-target cross-entropy)
 //   mean loss    (1/K) sum_k (1/d) ||mu_hat_k - mu_k||^2   (over the K valid slots)
 // loss = mean over tasks of (weight loss + mean loss).
+// In a data-parallel run each process holds a share of the step's tasks and divides the sum over
+// its share by the step's task count (tasks_in_step), so that the processes' losses — and
+// gradients — add up to the mean over the whole step (gmm/tgmm/train_step.h).
 //
 // Which true component slot k is trained against:
 //   sorted     (the paper's) the k-th smallest weight — the order the sampler emits;
@@ -26,8 +29,8 @@ const char* loss_kind_name(LossKind kind);
 LossKind parse_loss_kind(const std::string& name);  // "sorted" | "hungarian"
 
 struct TgmmLoss {
-  ag::Variable loss;   // () the mean over tasks of both terms
-  double weight_loss;  // the two terms' means over tasks, for logging
+  ag::Variable loss;   // () the mean over tasks of both terms (over the step's, see above)
+  double weight_loss;  // the two terms' means over tasks, for logging (likewise)
   double mean_loss;
 };
 
@@ -38,6 +41,9 @@ struct SlotTargets {
 };
 SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossKind kind);
 
-TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind);
+// tasks_in_step: the count the sums over tasks are divided by; 0 means this batch's own (the
+// mean over the batch, computed as such).
+TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind,
+                   int64_t tasks_in_step = 0);
 
 }  // namespace tg::gmm

@@ -115,6 +115,14 @@ bool nccl_built() {
 #endif
 }
 
+int visible_gpus() {
+#ifdef TG_HAVE_CUDA
+  return detail::gpu_count();
+#else
+  return 0;
+#endif
+}
+
 Communicator& Communicator::world() {
   static Communicator world = [] {
     const Launch launch = launch_from_environment();

@@ -44,6 +44,8 @@ Launch launch_from_environment();
 // True when this build has MPI (TG_HAVE_MPI) / NCCL (TG_HAVE_NCCL).
 bool mpi_built();
 bool nccl_built();
+// The GPUs this process can see (0 without CUDA or without a GPU).
+int visible_gpus();
 
 class Communicator {
  public:

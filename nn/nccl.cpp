@@ -46,10 +46,18 @@ ncclDataType_t nccl_type(DType dtype) {
 
 }  // namespace
 
-void select_gpu(int local_rank) {
+int gpu_count() {
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
     cudaGetLastError();  // clear the sticky "no device" error
+    return 0;
+  }
+  return count;
+}
+
+void select_gpu(int local_rank) {
+  const int count = gpu_count();
+  if (count == 0) {
     throw std::runtime_error("use_device: no CUDA device is available on this machine");
   }
   cuda_check(cudaSetDevice(local_rank % count), "cudaSetDevice");

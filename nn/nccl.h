@@ -16,6 +16,8 @@ struct Communicator::Nccl {
 
 namespace detail {
 
+// cudaGetDeviceCount (0 when it fails).
+int gpu_count();
 // cudaSetDevice(local_rank % number of GPUs); throws when there is no GPU.
 void select_gpu(int local_rank);
 // NCCL over the ranks of `world` (MPI up, size > 1): rank 0 makes the unique id, world

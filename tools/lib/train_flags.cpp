@@ -151,7 +151,9 @@ void TrainFlags::add_training_settings() {
          "slot targets: by ascending weight (the paper's), or matched",
          Field<&TrainOptions::loss>{});
   number("seed", "seed of the initialisation and data", Field<&TrainOptions::seed>{});
-  number("threads", "CPU threads (0: all; default: all if OMP_WAIT_POLICY=passive, else 1)",
+  number("threads",
+         "CPU threads (0: all; default: all if OMP_WAIT_POLICY=passive, else 1; under mpirun: "
+         "the cores a process is bound to, else the cores / processes per machine)",
          Field<&TrainOptions::threads>{});
 }
 

@@ -187,8 +187,7 @@ TaskRange split_range(int64_t total, int part, int parts) {
 }
 
 TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen) {
-  const int64_t B = cfg.tasks_per_k * static_cast<int64_t>(cfg.ks.size());
-  return sample_tasks(cfg, gen, TaskRange{0, B});
+  return sample_tasks(cfg, gen, TaskRange{0, cfg.batch_size()});
 }
 
 TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen, TaskRange range) {
@@ -196,7 +195,7 @@ TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen, TaskRange range) {
       cfg.k_max > 0 ? cfg.k_max
                     : (cfg.ks.empty() ? 0 : *std::max_element(cfg.ks.begin(), cfg.ks.end()));
   check_config(cfg, k_max);
-  const int64_t per_k = cfg.tasks_per_k, whole = per_k * static_cast<int64_t>(cfg.ks.size());
+  const int64_t per_k = cfg.tasks_per_k, whole = cfg.batch_size();
   if (range.first < 0 || range.count < 0 || range.first + range.count > whole) {
     throw std::invalid_argument("sample_tasks: tasks [" + std::to_string(range.first) + ", " +
                                 std::to_string(range.first + range.count) +

@@ -50,6 +50,9 @@ struct TaskConfig {
   double perturbation_std = 0.0;  // s, for Shift::MeanPerturbation
   double phase_a = 1.0;           // a, for Shift::PhaseTransition
   DType dtype = DType::F32;       // dtype of x, weights, means, component_mask, scales
+
+  // B, the tasks of a whole batch: tasks_per_k for each K.
+  int64_t batch_size() const { return tasks_per_k * static_cast<int64_t>(ks.size()); }
 };
 
 // Every tensor is contiguous on the CPU; B = ks.size() * tasks_per_k.

@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 // processes, this process's GPU chosen (before anything runs).
 TrainOptions prepared(const TrainOptions& options, nn::Communicator& comm) {
   options.validate();
-  const int64_t tasks = options.task_config().tasks_per_k * std::ssize(options.model.ks);
+  const int64_t tasks = options.task_config().batch_size();
   if (tasks < comm.size()) {
     throw std::invalid_argument(
         "--batch " + std::to_string(options.batch) + " x " +
@@ -65,7 +65,7 @@ TrainingRun::TrainingRun(const TrainOptions& options, nn::Communicator& comm)
       optimizer_(parameters_on(model_, options_.device), adamw_options(options_)),
       schedule_(lr_schedule(options_)),
       tasks_(options_.task_config()),
-      share_(split_range(tasks_.tasks_per_k * std::ssize(tasks_.ks), comm.rank(), comm.size())) {
+      share_(split_range(tasks_.batch_size(), comm.rank(), comm.size())) {
   nn::broadcast_parameters(model_, comm_);  // every replica starts from rank 0's bits
 }
 
@@ -115,7 +115,7 @@ StepRecord TrainingRun::step() {
   optimizer_.set_lr(record.lr);
   const TaskBatch batch = sample_tasks(tasks_, data_gen_, share_);  // 1. sample tasks
   if (comm_.distributed()) {  // 2. to 6., this process's block of a split step
-    const StepSplit split{comm_, reducer_, tasks_.tasks_per_k * std::ssize(tasks_.ks)};
+    const StepSplit split{comm_, reducer_, tasks_.batch_size()};
     static_cast<StepResult&>(record) =
         train_step(model_, optimizer_, batch, options_.loss, options_.clip, split);
   } else {  // 2. to 6.

@@ -69,7 +69,7 @@ std::optional<int> check_processes(const TrainFlags& flags, const gmm::TrainOpti
 }
 
 std::string processes_line(const gmm::TrainOptions& options, const nn::Communicator& comm) {
-  const int64_t tasks = options.batch * static_cast<int64_t>(options.model.ks.size());
+  const int64_t tasks = options.task_config().batch_size();
   std::ostringstream line;
   line << "processes: " << comm.size() << " (" << comm.local_size() << " on this machine), "
        << options.threads << " thread" << (options.threads == 1 ? "" : "s") << " each; each step's "

@@ -18,7 +18,8 @@
 // rank and none on another (a readout none of this rank's tasks used) gets the sum of those that
 // exist; one without a gradient on every rank keeps none, so the optimiser skips it exactly as
 // it would in one process. One buffer, not buckets: the reduction starts after backward ends,
-// so buckets would only add calls (docs/distributed.md has the measured time).
+// so there is nothing for buckets to overlap with, and one call moves the same bytes in the
+// fewest messages.
 #pragma once
 #include <cstdint>
 

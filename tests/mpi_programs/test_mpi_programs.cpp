@@ -3,8 +3,8 @@
 // 20 steps, f64 to 1e-10); a process killed mid-run ends the job with a non-zero exit and a
 // message naming it, and the checkpoint it leaves continues with another P on the one-process
 // trajectory; settings that differ between processes are refused in one line (exit 2); --procs
-// is checked. mpirun gets --oversubscribe (3 processes on 2 cores), --bind-to none and the
-// variables that let it run as root, from here.
+// is checked; tools/bench train as P processes reports its scaling. mpirun gets --oversubscribe (3
+// processes on 2 cores), --bind-to none and the variables that let it run as root, from here.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -131,7 +131,7 @@ TEST_CASE("P = 1, 2, 3 processes train the one-process model: same losses, evalu
     REQUIRE(one.exit_code == 0);
     for (int procs : {1, 2, 3}) {
       CAPTURE(procs);
-      const fs::path dir = scratch("p" + std::to_string(procs) + "_" + dtype);
+      const fs::path dir = scratch(dtype + "_procs_" + std::to_string(procs));
       fs::remove_all(dir);
       const Run r = shell(mpirun(procs) + train() + " " + flags + " --out " + dir.string());
       REQUIRE(r.exit_code == 0);
@@ -227,4 +227,21 @@ TEST_CASE("settings that differ between processes are refused in one line, exit 
   CHECK(alone.err ==
         "train: --procs 2, but this is 1 process: start it with tools/train --procs 2 or mpirun "
         "-np 2\n");
+}
+
+TEST_CASE("bench train as 2 processes: rank 0 alone, then the split step, and their ratio") {
+  const std::string bench = (bin_dir() / "bench").string();
+  const Run r = shell(mpirun(2) + bench +
+                      " train --d 2 --ks 2,3,4 --embd 16 --layers 1 --heads 2 --n 8 --batch 3 "
+                      "--positions 8 --threads 1 --steps 3 --warmup-steps 1 --json");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);  // one object: rank 0's
+  CHECK(j["processes"] == 2);
+  CHECK(j["alone_median_step_s"].get<double>() > 0);
+  CHECK(j["communication_ms_per_step"].get<double>() > 0);
+  CHECK(j["allreduce_ms"].get<double>() > 0);
+  CHECK(j["gradient_mib"].get<double>() > 0);
+  const double speedup = j["alone_median_step_s"].get<double>() / j["median_step_s"].get<double>();
+  CHECK(j["speedup"].get<double>() == doctest::Approx(speedup));
+  CHECK(j["scaling_efficiency"].get<double>() == doctest::Approx(speedup / 2));
 }

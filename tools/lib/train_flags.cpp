@@ -179,8 +179,15 @@ void TrainFlags::add_process_settings() {
   app_.add_option("--procs", procs_,
                   "run as P processes: tools/train --procs P starts them on this machine with "
                   "mpirun (docs/distributed.md)")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.size() < 7 &&
+                                text.find_first_not_of("0123456789") == std::string::npos;
+            return digits && std::stoi(text) > 0 ? "" : "'" + text + "' is not a positive integer";
+          },
+          ""))
       ->type_name("P")
+      ->default_str("")
       ->configurable(false)
       ->group("Processes");
 }

@@ -166,6 +166,12 @@ TEST_CASE("config keys: TOML lists, floats, booleans; the positions grow unless 
         "--eval-n 100 exceeds the model's positions");
 }
 
+TEST_CASE("integers are decimal: a leading zero is not octal, a leading plus is allowed") {
+  CHECK(resolve("--steps 010").steps == 10);
+  CHECK(resolve("--layers +3").model.layers == 3);
+  CHECK(resolve("--seed 18446744073709551615").seed == 18446744073709551615ULL);
+}
+
 TEST_CASE("bad settings are refused in one line naming the flag or the config file") {
   CHECK(refusal("--layers x") == "--layers: 'x' is not a valid number");
   CHECK(refusal("--lr 1e-3x") == "--lr: '1e-3x' is not a valid number");
@@ -175,6 +181,8 @@ TEST_CASE("bad settings are refused in one line naming the flag or the config fi
   CHECK(refusal("--recipe fast") == "--recipe: unknown recipe 'fast' (expected paper)");
   CHECK(refusal("--device tpu") == "--device: 'tpu' (expected cpu or cuda)");
   CHECK(refusal("--batch 0") == "--batch must be >= 1");
+  CHECK(refusal("--seed -1") == "--seed: '-1' is not a valid number");
+  CHECK(refusal("--steps 0x10") == "--steps: '0x10' is not a valid number");
 
   const std::string unknown = write_toml("tg_flags_unknown.toml", "layers = 2\nwidth = 3\n");
   CHECK(refusal("--config " + unknown) == "config " + unknown + ": unknown key 'width'");

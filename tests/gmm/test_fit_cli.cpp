@@ -1,8 +1,9 @@
 // test_fit_cli.cpp — the CSV reader behind tools/fit (headers, blank lines, errors with line
 // numbers), and the tool itself run as a program: JSON output for every method, one-line errors
 // with exit code 2, the spherical and diagonal models (scales recovered), --standardize (the fit
-// reported in each file's own units), --assignments, and the covariances a method cannot fit. The binary is build/bin/fit next to this test binary; when it has not been
-// built (only test_gmm was), those cases are skipped with a message.
+// reported in each file's own units), --assignments, and the covariances a method cannot fit.
+// The binary is build/bin/fit next to this test binary; when it has not been built (only test_gmm
+// was), those cases are skipped with a message.
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>

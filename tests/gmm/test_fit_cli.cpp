@@ -318,6 +318,7 @@ TEST_CASE(
     const nlohmann::json j = nlohmann::json::parse(r.out);
     CHECK(j.at("covariance") == covariance);
     CHECK(j.at("standardized") == false);
+    CHECK(j.at("fit_seconds").get<double>() >= 0);
     const std::vector<int64_t> map = label_to_component(j, p.labels);
     for (int64_t z = 0; z < 3; ++z) {
       const std::vector<double> scales = j["scales"][map[z]].get<std::vector<double>>();
@@ -335,6 +336,16 @@ TEST_CASE(
     // Each model contains the one before: the likelihood does not drop (unit -> spherical -> diag).
     CHECK(j.at("log_likelihood").get<double>() > previous - 1e-9);
     previous = j.at("log_likelihood").get<double>();
+  }
+  // --assignments alone extends the unit model's output: its scales are ones.
+  const Run assigned = run_fit("--csv " + p.path + " --k 3 --json --assignments");
+  REQUIRE(assigned.exit_code == 0);
+  const nlohmann::json a = nlohmann::json::parse(assigned.out);
+  CHECK(a.at("covariance") == "unit");
+  CHECK(a.at("log_likelihood") == u.at("log_likelihood"));
+  label_to_component(a, p.labels);
+  for (const auto& row : a.at("scales")) {
+    for (const auto& s : row) CHECK(s.get<double>() == 1.0);
   }
   // em-paper takes the covariance too.
   const Run paper =

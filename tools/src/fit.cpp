@@ -21,11 +21,13 @@
 //
 // Output. The log-likelihood is the average per point under the fitted mixture, in the original
 // units. --json prints one object with keys weights, means, log_likelihood, iterations (0 for the
-// spectral method, which does not iterate), method; with --covariance other than unit or with
-// --standardize also covariance (its name), standardized (true or false) and scales (K, d), the
-// standard deviation per component and coordinate; with --assignments also assignments (N): for
-// each point, in file order, the printed component (0-based) with the highest posterior
-// probability. The text output shows the same.
+// spectral method, which does not iterate), method. With any of --covariance (other than unit),
+// --standardize or --assignments the output is extended by covariance (its name), standardized
+// (true or false), scales (K, d: the standard deviation per component and coordinate, ones for
+// the unit model) and fit_seconds (the wall time of the fit itself, without reading the CSV or
+// loading a model); with --assignments also by assignments (N): for each point, in file order,
+// the printed component (0-based) with the highest posterior probability. The text output shows
+// the same.
 //
 // Exit codes: 0 success; 2 bad flags or bad input (one line on stderr, with the CSV line
 // number where there is one), or a covariance the method cannot fit; 1 when the method cannot fit
@@ -33,6 +35,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -86,8 +89,9 @@ struct Options {
   Covariance covariance = Covariance::Unit;
   bool standardize = false, assignments = false, json = false;
 
-  // Whether the output carries covariance, standardized and scales.
-  bool reports_scales() const { return covariance != Covariance::Unit || standardize; }
+  // Whether the output is the extended one (covariance, standardized, scales, fit_seconds): with
+  // any of --covariance (other than unit), --standardize, --assignments.
+  bool extended() const { return covariance != Covariance::Unit || standardize || assignments; }
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -181,8 +185,7 @@ Estimate in_original_units(const Estimate& e, const Standardization& st) {
 }
 
 // The trained TGMM on the points x (N, d); std::invalid_argument when it cannot read them.
-Estimate fit_tgmm(const Options& o, const Tensor& x, Generator& gen) {
-  const tools::LoadedTgmm m = tools::load_tgmm(o.checkpoint);
+Estimate fit_tgmm(const Options& o, const tools::LoadedTgmm& m, const Tensor& x, Generator& gen) {
   const gmm::TgmmConfig& c = m.config;
   if (x.size(1) != c.d) {
     throw std::invalid_argument("the model was trained for d = " + std::to_string(c.d) + ", " +
@@ -214,14 +217,14 @@ Estimate fit_spectral(const Options& o, const Tensor& x, Generator& gen) {
   return e;
 }
 
-// The chosen method on the points x (N, d).
-Estimate fit(const Options& o, const Tensor& x) {
+// The chosen method on the points x (N, d); `model` is the loaded checkpoint of --method tgmm.
+Estimate fit(const Options& o, const Tensor& x, const tools::LoadedTgmm& model) {
   if (o.k > x.size(0)) {
     throw std::invalid_argument("--k " + std::to_string(o.k) + " exceeds the number of points (" +
                                 std::to_string(x.size(0)) + ") in " + o.csv);
   }
   Generator gen(o.seed);
-  if (o.method == "tgmm") return fit_tgmm(o, x, gen);
+  if (o.method == "tgmm") return fit_tgmm(o, model, x, gen);
   if (o.method == "spectral") return fit_spectral(o, x, gen);
   EmOptions options = o.method == "em-paper" ? EmOptions::paper() : EmOptions::strong();
   options.covariance = o.covariance;
@@ -232,16 +235,17 @@ Estimate fit(const Options& o, const Tensor& x) {
 struct Report {
   std::vector<double> weights;              // (K)
   std::vector<std::vector<double>> means;   // (K, d)
-  std::vector<std::vector<double>> scales;  // (K, d), when reports_scales()
+  std::vector<std::vector<double>> scales;  // (K, d), when extended(); ones for the unit model
   std::vector<int64_t> assignments;         // (N) printed component of each point
   double log_likelihood = 0;
   int64_t iterations = 0;
+  double fit_seconds = 0;
 };
 
-Report make_report(const Options& o, const Tensor& x, const Estimate& e) {
+Report make_report(const Options& o, const Tensor& x, const Estimate& e, double fit_seconds) {
   const std::vector<double> w = e.weights.to_vector(), mu = e.means.to_vector();
   const std::vector<double> sigma =
-      e.scales.defined() ? e.scales.to_vector() : std::vector<double>();
+      e.scales.defined() ? e.scales.to_vector() : std::vector<double>(mu.size(), 1.0);
   std::vector<size_t> order(w.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return w[a] < w[b]; });
@@ -249,14 +253,14 @@ Report make_report(const Options& o, const Tensor& x, const Estimate& e) {
   Report r;
   r.log_likelihood = mixture_log_likelihood(x, e.weights, e.means, e.scales);
   r.iterations = e.iterations;
+  r.fit_seconds = fit_seconds;
   std::vector<int64_t> printed_slot(w.size());  // fitted component -> printed position
   for (size_t i = 0; i < order.size(); ++i) {
     const size_t k = order[i];
     printed_slot[k] = static_cast<int64_t>(i);
     r.weights.push_back(w[k]);
     r.means.emplace_back(mu.begin() + k * d, mu.begin() + (k + 1) * d);
-    if (o.reports_scales())
-      r.scales.emplace_back(sigma.begin() + k * d, sigma.begin() + (k + 1) * d);
+    if (o.extended()) r.scales.emplace_back(sigma.begin() + k * d, sigma.begin() + (k + 1) * d);
   }
   if (o.assignments) {
     const Tensor best = most_probable_component(x, e.weights, e.means, e.scales);  // (N) i64
@@ -271,7 +275,7 @@ void print_text(const Options& o, const Tensor& x, const Report& r) {
   std::printf("method: %s   K = %lld, N = %lld points, d = %lld\n", o.method.c_str(),
               static_cast<long long>(o.k), static_cast<long long>(x.size(0)),
               static_cast<long long>(x.size(1)));
-  if (o.reports_scales()) {
+  if (o.extended()) {
     std::printf("covariance: %s%s\n", covariance_name(o.covariance),
                 o.standardize ? ", fitted to the standardized columns (reported in the original "
                                 "units)"
@@ -279,6 +283,7 @@ void print_text(const Options& o, const Tensor& x, const Report& r) {
   }
   std::printf("log-likelihood per point: %.6f\n", r.log_likelihood);
   std::printf("iterations: %lld\n", static_cast<long long>(r.iterations));
+  if (o.extended()) std::printf("fit time: %.6f s\n", r.fit_seconds);
   std::printf("%-9s %-10s %s\n", "component", "weight", "mean");
   for (size_t k = 0; k < r.weights.size(); ++k) {
     std::printf("%-9zu %-10.6f", k, r.weights[k]);
@@ -306,10 +311,11 @@ void print_json(const Options& o, const Report& r) {
                       {"means", r.means},
                       {"log_likelihood", r.log_likelihood},
                       {"iterations", r.iterations}};
-  if (o.reports_scales()) {
+  if (o.extended()) {
     j["covariance"] = covariance_name(o.covariance);
     j["standardized"] = o.standardize;
     j["scales"] = r.scales;
+    j["fit_seconds"] = r.fit_seconds;
   }
   if (o.assignments) j["assignments"] = r.assignments;
   std::printf("%s\n", j.dump().c_str());
@@ -327,11 +333,16 @@ int main(int argc, char** argv) {
   if (const std::string problem = options_problem(o); !problem.empty()) return fail(2, problem);
   try {
     const Tensor x = read_points_csv(o.csv);  // (N, d) f64
+    const tools::LoadedTgmm model =
+        o.method == "tgmm" ? tools::load_tgmm(o.checkpoint) : tools::LoadedTgmm();
+    const auto start = std::chrono::steady_clock::now();
     const Standardization st = o.standardize ? column_standardization(x) : Standardization();
-    Estimate e = fit(o, o.standardize ? standardized(x, st) : x);
+    Estimate e = fit(o, o.standardize ? standardized(x, st) : x, model);
     if (!e.ok) return fail(1, o.method + " cannot fit these points: " + e.failure);
     if (o.standardize) e = in_original_units(e, st);
-    const Report r = make_report(o, x, e);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const Report r = make_report(o, x, e, seconds);
     if (o.json) {
       print_json(o, r);
     } else {

@@ -111,11 +111,14 @@ Estimator builtin_estimator(const std::string& name) {
 std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
                                  const EvalSettings& settings) {
   if (settings.tasks < 1) throw std::invalid_argument("evaluate: tasks must be >= 1");
+  if (!(settings.phase_b >= 0)) throw std::invalid_argument("evaluate: phase_b must be >= 0");
   std::vector<EvalRecord> records;
   for (int64_t k : settings.ks) {
     for (int64_t n : settings.ns) {
       TaskConfig config;
-      config.d = settings.d;
+      config.d = settings.shift == Shift::PhaseTransition && settings.phase_b > 0
+                     ? phase_transition_dimension(n, settings.phase_b)
+                     : settings.d;
       config.ks = {k};
       config.tasks_per_k = settings.tasks;
       config.n = n;
@@ -147,7 +150,7 @@ std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
           per_task[b] = task_metrics(estimates[b], task_weights(batch, b), task_means(batch, b),
                                      task_points(batch, b), task_labels(batch, b));
         }
-        records.push_back({estimator.name, settings.d, k, n, aggregate(per_task),
+        records.push_back({estimator.name, config.d, k, n, aggregate(per_task),
                            seconds / static_cast<double>(B)});
       }
     }

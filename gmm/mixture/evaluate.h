@@ -6,7 +6,8 @@
 // `tasks` fresh tasks (full length, no padding, f64) from a seed derived from (seed, K, N) only,
 // runs every estimator on it (each with a generator derived from (seed, K, N, its name), so adding
 // or reordering methods changes no result), scores each task in-sample (metrics.h) and
-// aggregates.
+// aggregates. A record's d is the dimension its tasks had (settings.d, or derived from N for the
+// phase transition with phase_b > 0).
 //
 // JSON (a contract: TGMM's eval.json uses the same keys), one object per record:
 //   {"method", "d", "K", "N", "mean_error", "weight_error", "l2_error", "log_likelihood",
@@ -55,6 +56,8 @@ struct EvalSettings {
   Shift shift = Shift::None;
   double perturbation_std = 0.0;  // Shift::MeanPerturbation
   double phase_a = 1.0;           // Shift::PhaseTransition
+  double phase_b = 0.0;           // Shift::PhaseTransition: > 0 gives d = floor(b N ln N) at each N
+                                  // (phase_transition_dimension) in place of `d`; 0 keeps `d`
 };
 
 struct EvalRecord {

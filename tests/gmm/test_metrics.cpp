@@ -243,3 +243,35 @@ TEST_CASE("evaluate runs every method on the same tasks and writes the JSON cont
   CHECK_THROWS_WITH_AS(builtin_estimator("tgmm"), doctest::Contains("unknown method 'tgmm'"),
                        std::invalid_argument);
 }
+
+TEST_CASE("evaluate on the phase transition: d = floor(b N ln N) at each N, or the given d") {
+  // The oracle reads the tasks' own dimension, so its records show the d the tasks had.
+  Estimator dimension{"dimension", [](const TaskBatch& b, Generator&) {
+                        std::vector<Estimate> out;
+                        for (int64_t t = 0; t < b.batch_size(); ++t) {
+                          Estimate e;
+                          e.weights = task_weights(b, t).contiguous();
+                          e.means = task_means(b, t).contiguous();
+                          out.push_back(e);
+                        }
+                        return out;
+                      }};
+  EvalSettings s;
+  s.d = 5;
+  s.ks = {2};
+  s.ns = {16, 64};
+  s.tasks = 4;
+  s.shift = Shift::PhaseTransition;
+  s.phase_b = 0.1;
+  const auto derived = evaluate({dimension}, s);
+  REQUIRE(derived.size() == 2);
+  CHECK(derived[0].d == phase_transition_dimension(16, 0.1));  // floor(0.1 * 16 ln 16) = 4
+  CHECK(derived[0].d == 4);
+  CHECK(derived[1].d == 26);  // floor(0.1 * 64 ln 64)
+  CHECK(derived[1].metrics.l2_error.mean == 0.0);
+  s.phase_b = 0.0;  // keep s.d
+  for (const auto& r : evaluate({dimension}, s)) CHECK(r.d == 5);
+  s.phase_b = -1.0;
+  CHECK_THROWS_WITH_AS(evaluate({dimension}, s), doctest::Contains("phase_b must be >= 0"),
+                       std::invalid_argument);
+}

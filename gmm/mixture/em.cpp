@@ -280,6 +280,16 @@ EmResult collect(const Inputs& in, std::vector<Job>& jobs, int64_t restarts, boo
 
 }  // namespace
 
+const char* covariance_name(Covariance covariance) {
+  return covariance == Covariance::Unit ? "unit" : "diag";
+}
+
+Covariance parse_covariance(const std::string& name) {
+  if (name == "unit") return Covariance::Unit;
+  if (name == "diag") return Covariance::Diagonal;
+  throw std::invalid_argument("unknown covariance '" + name + "' (expected unit or diag)");
+}
+
 EmResult em_fit(const Tensor& x, const Tensor& lengths, const Tensor& ks, int64_t k_max,
                 const EmOptions& options, Generator& gen) {
   const Inputs in = check_inputs("em_fit", x, lengths, ks, k_max);

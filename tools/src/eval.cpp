@@ -10,16 +10,22 @@
 //   * sample-size shift: the same prior at N > the training N (read from "train.n" in the
 //     sibling training_state.safetensors; without that file every N counts as in distribution);
 //   * mean perturbation (only with --ood-scale S): means U(-5,5)^d + N(0, S^2 I).
+// A diagonal-covariance checkpoint (trained with --covariance diag) is evaluated on anisotropic
+// tasks (the prior of its training) instead, against the diagonal EMs (em-paper-diag, em-diag)
+// and spectral, which fails there by construction; the records add the scale error, and
+// --ood-scale is refused (the mean perturbation draws unit-variance tasks).
 // A gpt2-backbone model has learned position embeddings for n_positions points, so it cannot
 // read more; asking for a larger N is an error (the default --n is cut to what it can read).
-// --json prints one object: {"checkpoint", "train_n", "tasks", "seed", "in_distribution":
-// [records], "sample_size_shift": [records] (if any), "mean_perturbation": [records] and
-// "perturbation_std" (with --ood-scale)}, records with the harness JSON keys.
+// --json prints one object: {"checkpoint", "covariance" (unit|diag), "train_n", "tasks", "seed",
+// "in_distribution": [records], "sample_size_shift": [records] (if any), "mean_perturbation":
+// [records] and "perturbation_std" (with --ood-scale)}, records with the harness JSON keys.
 //
 // Exit codes: 0 done; 2 bad flags, or a missing or unreadable checkpoint (one line on stderr
 // naming the file and the reason); 1 the evaluation itself failed.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -46,6 +52,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<int64_t> kDefaultNs = {32, 64, 128};
+const std::vector<std::string> kDiagonalMethods = {"tgmm", "em-paper-diag", "em-diag", "spectral"};
 
 struct Options {
   std::string checkpoint;
@@ -54,6 +61,7 @@ struct Options {
   int64_t tasks = 128;
   uint64_t seed = 0;
   std::vector<std::string> methods = {"tgmm", "em-paper", "em-strong", "spectral"};
+  bool methods_given = false;  // else a diagonal checkpoint takes kDiagonalMethods
   int threads = 0;
   bool json = false;
 };
@@ -85,8 +93,10 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
                          ->default_str("");
   tools::cli::add_number(app, "--tasks", o.tasks, "tasks per (K, N)");
   tools::cli::add_number(app, "--seed", o.seed, "evaluation seed");
-  tools::cli::add_name_list(app, "--methods", o.methods, known_methods(), "method",
-                            "methods to compare");
+  CLI::Option* methods =
+      tools::cli::add_name_list(app, "--methods", o.methods, known_methods(), "method",
+                                "methods to compare (a diag checkpoint: "
+                                "tgmm,em-paper-diag,em-diag,spectral)");
   tools::cli::add_number(app, "--threads", o.threads, "threads (0: all cores)");
   app.add_flag("--json", o.json, "print one JSON object");
   if (auto code = tools::cli::parse(app, argc, argv, "eval")) {
@@ -94,6 +104,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     return std::nullopt;
   }
   if (ood->count() > 0) o.ood_scale = ood_scale;
+  o.methods_given = methods->count() > 0;
   std::string problem;
   if (o.ood_scale && !(*o.ood_scale >= 0))
     problem = "--ood-scale must be >= 0";
@@ -137,6 +148,18 @@ std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
   return ns;
 }
 
+// A diagonal checkpoint's defaults: the diagonal methods unless --methods was given; --ood-scale
+// is refused (std::invalid_argument).
+void adapt_to_checkpoint(Options& o, const TgmmConfig& config) {
+  if (config.covariance != Covariance::Diagonal) return;
+  if (o.ood_scale) {
+    throw std::invalid_argument(
+        "--ood-scale: the mean perturbation draws unit-variance tasks; a diag checkpoint is "
+        "evaluated on anisotropic tasks only");
+  }
+  if (!o.methods_given) o.methods = kDiagonalMethods;
+}
+
 std::string describe(const tools::LoadedTgmm& m) {
   const TgmmConfig& c = m.config;
   std::ostringstream os;
@@ -144,6 +167,7 @@ std::string describe(const tools::LoadedTgmm& m) {
   for (size_t i = 0; i < c.ks.size(); ++i) os << (i ? "," : "") << c.ks[i];
   os << "}, " << c.backbone << " backbone, D=" << c.embd << ", L=" << c.layers << ", H=" << c.heads
      << ", " << weight_head_name(c.weight_head) << " weight head";
+  if (c.covariance == Covariance::Diagonal) os << ", diag covariance (anisotropic tasks)";
   if (m.train_n) os << "; trained with N <= " << *m.train_n;
   return os.str();
 }
@@ -152,11 +176,13 @@ std::string describe(const tools::LoadedTgmm& m) {
 void print_l2_matrix(std::ostream& os, const std::vector<EvalRecord>& records,
                      const std::vector<std::string>& methods) {
   char cell[64];
+  int width = 11;  // wider for a longer name (em-paper-diag)
+  for (const auto& m : methods) width = std::max(width, static_cast<int>(m.size()));
   os << "l2-error (mean over tasks; * = lowest)\n";
   std::snprintf(cell, sizeof cell, "%-4s %-5s", "K", "N");
   os << cell;
   for (const auto& m : methods) {
-    std::snprintf(cell, sizeof cell, " %11s", m.c_str());
+    std::snprintf(cell, sizeof cell, " %*s", width, m.c_str());
     os << cell;
   }
   os << "\n";
@@ -180,9 +206,9 @@ void print_l2_matrix(std::ostream& os, const std::vector<EvalRecord>& records,
     os << cell;
     for (double v : row) {
       if (std::isnan(v)) {
-        std::snprintf(cell, sizeof cell, " %11s", "failed");
+        std::snprintf(cell, sizeof cell, " %*s", width, "failed");
       } else {
-        std::snprintf(cell, sizeof cell, " %10.4f%c", v, v == best ? '*' : ' ');
+        std::snprintf(cell, sizeof cell, " %*.4f%c", width - 1, v, v == best ? '*' : ' ');
       }
       os << cell;
     }
@@ -216,6 +242,7 @@ Results run_evaluations(const Options& o, const tools::LoadedTgmm& m,
   settings.ns = ns;
   settings.tasks = o.tasks;
   settings.seed = o.seed;
+  if (m.config.covariance == Covariance::Diagonal) settings.shift = Shift::Anisotropic;
   Results results;
   for (auto& r : evaluate(estimators, settings)) {
     (m.train_n && r.n > *m.train_n ? results.size_shift : results.in_distribution)
@@ -231,6 +258,7 @@ Results run_evaluations(const Options& o, const tools::LoadedTgmm& m,
 
 nlohmann::json results_json(const Options& o, const tools::LoadedTgmm& m, const Results& r) {
   nlohmann::json j = {{"checkpoint", m.path},
+                      {"covariance", covariance_name(m.config.covariance)},
                       {"train_n", m.train_n ? nlohmann::json(*m.train_n) : nlohmann::json()},
                       {"tasks", o.tasks},
                       {"seed", o.seed},
@@ -259,7 +287,7 @@ void print_results(const Options& o, const tools::LoadedTgmm& m, const Results& 
 
 int main(int argc, char** argv) {
   int exit_code = 0;
-  const std::optional<Options> o = parse_options(argc, argv, exit_code);
+  std::optional<Options> o = parse_options(argc, argv, exit_code);
   if (!o) return exit_code;
   if (o->threads > 0) set_num_threads(o->threads);
 
@@ -267,6 +295,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> ns;
   try {
     m = tools::load_tgmm(o->checkpoint);
+    adapt_to_checkpoint(*o, m.config);
     ns = evaluation_ns(*o, m.config);
   } catch (const std::exception& e) {
     return fail(2, e.what());

@@ -6,7 +6,8 @@
 // Reads one point per row (gmm/mixture/csv.h), wraps the points as a one-task batch and runs the
 // chosen built-in estimator (gmm/mixture/evaluate.h) on it. Components are printed in ascending
 // weight, the canonical slot order of the task prior. The log-likelihood is the average per point
-// under the unit-variance mixture. --json prints one object with keys weights, means,
+// under the fitted mixture: unit variance, or the estimate's diagonal covariance when it has scales
+// (a --covariance diag TGMM checkpoint). --json prints one object with keys weights, means,
 // log_likelihood, iterations (0 for the spectral method, which does not iterate), method.
 //
 // Exit codes: 0 success; 2 bad flags or bad input (one line on stderr, with the CSV line
@@ -118,7 +119,7 @@ Estimate fit(const Options& o, const Tensor& x) {
 
 // The fitted components in ascending weight, as text or JSON on stdout.
 void print_fit(const Options& o, const Tensor& x, const Estimate& e) {
-  const double ll = mixture_log_likelihood(x, e.weights, e.means);
+  const double ll = mixture_log_likelihood(x, e.weights, e.means, e.scales);  // diag: its scales
   const std::vector<double> w = e.weights.to_vector(), mu = e.means.to_vector();
   std::vector<size_t> order(w.size());
   std::iota(order.begin(), order.end(), 0);

@@ -299,6 +299,26 @@ EmResult collect(const Inputs& in, std::vector<Job>& jobs, int64_t restarts, boo
 
 }  // namespace
 
+const char* covariance_name(Covariance covariance) {
+  switch (covariance) {
+    case Covariance::Unit:
+      return "unit";
+    case Covariance::Spherical:
+      return "spherical";
+    case Covariance::Diagonal:
+      return "diag";
+  }
+  return "?";
+}
+
+Covariance parse_covariance(const std::string& name) {
+  for (Covariance c : {Covariance::Unit, Covariance::Spherical, Covariance::Diagonal}) {
+    if (name == covariance_name(c)) return c;
+  }
+  throw std::invalid_argument("unknown covariance '" + name +
+                              "' (expected unit, spherical or diag)");
+}
+
 EmResult em_fit(const Tensor& x, const Tensor& lengths, const Tensor& ks, int64_t k_max,
                 const EmOptions& options, Generator& gen) {
   const Inputs in = check_inputs("em_fit", x, lengths, ks, k_max);

@@ -31,6 +31,7 @@
 #pragma once
 #include <bit>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gmm/mixture/tasks.h"
@@ -40,6 +41,10 @@ namespace tg::gmm {
 
 enum class EmInit { Standard, KMeansPlusPlus };  // Standard: means N(0, I), uniform weights
 enum class Covariance { Unit, Spherical, Diagonal };
+// "unit" | "spherical" | "diag" <-> Covariance; parse_covariance throws std::invalid_argument
+// on other names.
+const char* covariance_name(Covariance covariance);
+Covariance parse_covariance(const std::string& name);
 
 inline constexpr double kVarianceFloor = 1e-6;
 

@@ -76,10 +76,12 @@ struct TaskBatch {
 // the cosine filter is found (e.g. d = 1 with K >= 3, where none exists).
 TaskBatch sample_tasks(const TaskConfig& config, Generator& gen);
 
-// Task b's valid points (L, d), weights (K), means (K, d), labels (L) as views / copies.
+// Task b's valid points (L, d), weights (K), means (K, d), scales (K, d; undefined unless the
+// batch is anisotropic), labels (L) as views / copies.
 Tensor task_points(const TaskBatch& batch, int64_t b);
 Tensor task_weights(const TaskBatch& batch, int64_t b);
 Tensor task_means(const TaskBatch& batch, int64_t b);
+Tensor task_scales(const TaskBatch& batch, int64_t b);
 Tensor task_labels(const TaskBatch& batch, int64_t b);
 
 // A one-task batch around user data x (N, d) with K components: the ground truth is unknown, so

@@ -31,6 +31,7 @@ StepResult train_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& b
   r.loss = loss.loss.item();
   r.weight_loss = loss.weight_loss;
   r.mean_loss = loss.mean_loss;
+  r.scale_loss = loss.scale_loss;
   // The loss and its two parts read back to the host (on a GPU: the wait for the forward's
   // kernels). The slot matching inside tgmm_loss laps its own bucket, "slot matching".
   profile::lap("loss readback", "loss and engine");

@@ -13,6 +13,8 @@
 // caller decides what to do: the trainer stops and keeps its last checkpoint). Each phase laps
 // the profiler (tensor/profiler.h), so tools/bench can say where a step's time goes.
 #pragma once
+#include <optional>
+
 #include "gmm/mixture/tasks.h"
 #include "gmm/tgmm/tgmm.h"
 #include "gmm/tgmm/tgmm_loss.h"
@@ -24,7 +26,8 @@ struct StepResult {
   enum Status { Ok, LossNotFinite, GradNotFinite };
   Status status = Ok;
   double loss = 0, weight_loss = 0, mean_loss = 0;
-  double grad_norm = 0;  // before clipping
+  std::optional<double> scale_loss;  // a diagonal model's
+  double grad_norm = 0;              // before clipping
 };
 
 // Phase 2: the model on every task of `batch` (valid: batch.valid_mask) and the loss.

@@ -421,9 +421,9 @@ TEST_CASE("tools/fit: the spectral method's shared variance; covariances a metho
   refused(run_fit("--csv " + p.path + " --k 2 --method spectral --covariance diag"),
           "--covariance diag: the spectral method estimates one variance shared by all components "
           "(use unit or spherical)");
-  refused(run_fit("--csv " + p.path + " --k 2 --method tgmm --checkpoint m --covariance diag"),
-          "--covariance diag: a TGMM model estimates the unit-variance mixture it was trained for "
-          "(use unit)");
+  refused(run_fit("--csv " + p.path + " --k 2 --method tgmm --checkpoint m --covariance spherical"),
+          "--covariance spherical: a TGMM model estimates the mixture it was trained for (unit, or "
+          "diag for a --covariance diag model)");
   refused(run_fit("--csv " + p.path + " --k 2 --covariance full"),
           "--covariance: unknown covariance 'full' (expected unit, spherical or diag)");
 }

@@ -46,8 +46,8 @@ void add_options(CLI::App& app, Options& o) {
   cli::add_int_list(app, "--n", o.ns, "points per task", true);
   cli::add_number(app, "--tasks", o.tasks, "tasks per (K, N)")->check(CLI::PositiveNumber);
   cli::add_number(app, "--seed", o.seed, "random seed");
-  cli::add_name_list(app, "--methods", o.methods, {"em-paper", "em-strong", "em-diag", "spectral"},
-                     "method", "em-paper, em-strong, em-diag, spectral");
+  cli::add_name_list(app, "--methods", o.methods, builtin_estimator_names(), "method",
+                     "em-paper, em-strong, em-paper-diag, em-diag, spectral");
   cli::add_number(app, "--restarts", o.restarts, "restarts of em-strong and em-diag")
       ->check(CLI::PositiveNumber);
   o.shift.phase_b = kDefaultPhaseB;

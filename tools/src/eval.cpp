@@ -20,9 +20,13 @@
 //                floor(B N ln N) must equal the checkpoint's d at every N while tgmm is among the
 //                methods (refused otherwise, naming the range of B that fits), and the model
 //                must know K = 2. Without tgmm, the baselines run at the derived d.
+// A diagonal-covariance checkpoint (trained with --covariance diag) is evaluated on anisotropic
+// tasks (the prior of its training) instead, against the diagonal EMs (em-paper-diag, em-diag)
+// and spectral, which fails there by construction; the records add the scale error, and --shift
+// and --ood-scale are refused (the other shifts draw unit-variance tasks).
 // A gpt2-backbone model has learned position embeddings for n_positions points, so it cannot
 // read more; asking for a larger N is an error (the default --n is cut to what it can read).
-// --json prints one object: {"checkpoint", "train_n", "tasks", "seed", "in_distribution":
+// --json prints one object: {"checkpoint", "covariance" (unit|diag), "train_n", "tasks", "seed", "in_distribution":
 // [records], "sample_size_shift": [records] (if any), and with a shift one of
 // "mean_perturbation" [records] with "perturbation_std", "anisotropic" [records], or
 // "phase_transition" [records] with "phase_a" and "phase_b" (null: the checkpoint's d)};
@@ -61,6 +65,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<int64_t> kDefaultNs = {32, 64, 128};
+const std::vector<std::string> kDiagonalMethods = {"tgmm", "em-paper-diag", "em-diag", "spectral"};
 
 struct Options {
   std::string checkpoint;
@@ -69,6 +74,7 @@ struct Options {
   int64_t tasks = 128;
   uint64_t seed = 0;
   std::vector<std::string> methods = {"tgmm", "em-paper", "em-strong", "spectral"};
+  bool methods_given = false;  // else a diagonal checkpoint takes kDiagonalMethods
   int threads = 0;
   bool json = false;
 };
@@ -100,8 +106,10 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
       ->default_str("");
   tools::cli::add_number(app, "--tasks", o.tasks, "tasks per (K, N)");
   tools::cli::add_number(app, "--seed", o.seed, "evaluation seed");
-  tools::cli::add_name_list(app, "--methods", o.methods, known_methods(), "method",
-                            "methods to compare");
+  CLI::Option* methods =
+      tools::cli::add_name_list(app, "--methods", o.methods, known_methods(), "method",
+                                "methods to compare (a diag checkpoint: "
+                                "tgmm,em-paper-diag,em-diag,spectral)");
   tools::cli::add_number(app, "--threads", o.threads, "threads (0: all cores)");
   o.shift.add_to(app, "the checkpoint's d");
   app.add_flag("--json", o.json, "print one JSON object");
@@ -110,6 +118,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     return std::nullopt;
   }
   const bool ood = app.get_option("--ood-scale")->count() > 0;
+  o.methods_given = methods->count() > 0;
   std::string problem = o.shift.problem(app);
   if (ood && (tools::ShiftFlags::given(app, "--shift") ||
               tools::ShiftFlags::given(app, "--perturbation"))) {
@@ -161,6 +170,19 @@ std::vector<int64_t> evaluation_ns(const Options& o, const TgmmConfig& config) {
   return ns;
 }
 
+// A diagonal checkpoint's defaults: the diagonal methods unless --methods was given. Its own
+// prior is the anisotropic one, so a --shift (or --ood-scale) is refused (std::invalid_argument):
+// the other shifts draw unit-variance tasks.
+void adapt_to_checkpoint(Options& o, const TgmmConfig& config) {
+  if (config.covariance != Covariance::Diagonal) return;
+  if (o.shift.shift != Shift::None) {
+    throw std::invalid_argument(
+        "--shift/--ood-scale: a diag checkpoint is evaluated on anisotropic tasks, its own "
+        "prior, only");
+  }
+  if (!o.methods_given) o.methods = kDiagonalMethods;
+}
+
 std::string describe(const tools::LoadedTgmm& m) {
   const TgmmConfig& c = m.config;
   std::ostringstream os;
@@ -168,6 +190,7 @@ std::string describe(const tools::LoadedTgmm& m) {
   for (size_t i = 0; i < c.ks.size(); ++i) os << (i ? "," : "") << c.ks[i];
   os << "}, " << c.backbone << " backbone, D=" << c.embd << ", L=" << c.layers << ", H=" << c.heads
      << ", " << weight_head_name(c.weight_head) << " weight head";
+  if (c.covariance == Covariance::Diagonal) os << ", diag covariance (anisotropic tasks)";
   if (m.train_n) os << "; trained with N <= " << *m.train_n;
   return os.str();
 }
@@ -176,11 +199,13 @@ std::string describe(const tools::LoadedTgmm& m) {
 void print_l2_matrix(std::ostream& os, const std::vector<EvalRecord>& records,
                      const std::vector<std::string>& methods) {
   char cell[64];
+  int width = 11;  // wider for a longer name (em-paper-diag)
+  for (const auto& m : methods) width = std::max(width, static_cast<int>(m.size()));
   os << "l2-error (mean over tasks; * = lowest)\n";
   std::snprintf(cell, sizeof cell, "%-4s %-5s", "K", "N");
   os << cell;
   for (const auto& m : methods) {
-    std::snprintf(cell, sizeof cell, " %11s", m.c_str());
+    std::snprintf(cell, sizeof cell, " %*s", width, m.c_str());
     os << cell;
   }
   os << "\n";
@@ -204,9 +229,9 @@ void print_l2_matrix(std::ostream& os, const std::vector<EvalRecord>& records,
     os << cell;
     for (double v : row) {
       if (std::isnan(v)) {
-        std::snprintf(cell, sizeof cell, " %11s", "failed");
+        std::snprintf(cell, sizeof cell, " %*s", width, "failed");
       } else {
-        std::snprintf(cell, sizeof cell, " %10.4f%c", v, v == best ? '*' : ' ');
+        std::snprintf(cell, sizeof cell, " %*.4f%c", width - 1, v, v == best ? '*' : ' ');
       }
       os << cell;
     }
@@ -269,6 +294,7 @@ Results run_evaluations(const Options& o, const tools::LoadedTgmm& m,
   settings.ns = ns;
   settings.tasks = o.tasks;
   settings.seed = o.seed;
+  if (m.config.covariance == Covariance::Diagonal) settings.shift = Shift::Anisotropic;
   Results results;
   for (auto& r : evaluate(estimators, settings)) {
     (m.train_n && r.n > *m.train_n ? results.size_shift : results.in_distribution)
@@ -300,6 +326,7 @@ const char* shifted_key(Shift shift) {
 nlohmann::json results_json(const Options& o, const tools::LoadedTgmm& m, const Results& r) {
   const tools::ShiftFlags prior;  // the unshifted records
   nlohmann::json j = {{"checkpoint", m.path},
+                      {"covariance", covariance_name(m.config.covariance)},
                       {"train_n", m.train_n ? nlohmann::json(*m.train_n) : nlohmann::json()},
                       {"tasks", o.tasks},
                       {"seed", o.seed},
@@ -328,7 +355,7 @@ void print_results(const Options& o, const tools::LoadedTgmm& m, const Results& 
 
 int main(int argc, char** argv) {
   int exit_code = 0;
-  const std::optional<Options> o = parse_options(argc, argv, exit_code);
+  std::optional<Options> o = parse_options(argc, argv, exit_code);
   if (!o) return exit_code;
   if (o->threads > 0) set_num_threads(o->threads);
 
@@ -336,6 +363,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> ns;
   try {
     m = tools::load_tgmm(o->checkpoint);
+    adapt_to_checkpoint(*o, m.config);
     ns = evaluation_ns(*o, m.config);
     check_phase_transition(*o, m.config, ns);
   } catch (const std::exception& e) {

@@ -12,7 +12,8 @@
 // s_k^2 I), one variance per component; diag N(x; mu_k, diag(s_k^2)). The EM methods fit any of
 // them (gmm/mixture/em.h). The spectral method estimates one variance shared by all components:
 // with spherical it reports that variance for every component, and diag is refused. TGMM fits the
-// unit-variance model it was trained for; anything else is refused.
+// model it was trained for: unit, or diag for a `tools/train --covariance diag` checkpoint (its
+// scales then come from the model); anything else is refused.
 // --standardize fits the points centred and scaled to unit variance per column (the population
 // std; a constant column is only centred), then reports everything in the original units: means
 // c + s * mu, scales s * sigma (sigma = 1 for the unit model, so a standardized unit fit has scales
@@ -62,24 +63,13 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-Covariance parse_covariance(const std::string& text) {
-  if (text == "unit") return Covariance::Unit;
-  if (text == "spherical") return Covariance::Spherical;
-  if (text == "diag") return Covariance::Diagonal;
-  throw CLI::ValidationError("--covariance: unknown covariance '" + text +
-                             "' (expected unit, spherical or diag)");
-}
-
-const char* covariance_name(Covariance c) {
-  switch (c) {
-    case Covariance::Unit:
-      return "unit";
-    case Covariance::Spherical:
-      return "spherical";
-    case Covariance::Diagonal:
-      return "diag";
+// The --covariance flag: the library's names, refused with the flag named.
+Covariance parse_covariance_flag(const std::string& text) {
+  try {
+    return parse_covariance(text);
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError(std::string("--covariance: ") + e.what());
   }
-  return "?";
 }
 
 struct Options {
@@ -87,6 +77,7 @@ struct Options {
   int64_t k = 0;
   uint64_t seed = 0;
   Covariance covariance = Covariance::Unit;
+  bool covariance_given = false;  // else --method tgmm takes the checkpoint's
   bool standardize = false, assignments = false, json = false;
 
   // Whether the output is the extended one (covariance, standardized, scales, fit_seconds): with
@@ -104,10 +95,10 @@ void add_options(CLI::App& app, Options& o) {
   tools::cli::add_text(app, "--method", o.method, "METHOD", "the estimator")
       ->check(CLI::IsMember({"em-paper", "em-strong", "spectral", "tgmm"}));
   app.add_option("--checkpoint", o.checkpoint, "trained TGMM model (with --method tgmm)");
-  tools::cli::add_choice(app, "--covariance", o.covariance, parse_covariance, covariance_name,
+  tools::cli::add_choice(app, "--covariance", o.covariance, parse_covariance_flag, covariance_name,
                          "unit|spherical|diag",
                          "component covariance: I, s_k^2 I, or diag(s_k^2) (EM: all; spectral: "
-                         "unit, spherical; tgmm: unit)");
+                         "unit, spherical; tgmm: what it was trained for)");
   app.add_flag("--standardize", o.standardize,
                "fit the columns centred and scaled to unit variance; report in original units");
   app.add_flag("--assignments", o.assignments, "also print each point's most probable component");
@@ -127,9 +118,9 @@ std::string options_problem(const Options& o) {
     return "--covariance diag: the spectral method estimates one variance shared by all "
            "components (use unit or spherical)";
   }
-  if (o.method == "tgmm" && o.covariance != Covariance::Unit) {
-    return std::string("--covariance ") + covariance_name(o.covariance) +
-           ": a TGMM model estimates the unit-variance mixture it was trained for (use unit)";
+  if (o.method == "tgmm" && o.covariance == Covariance::Spherical) {
+    return "--covariance spherical: a TGMM model estimates the mixture it was trained for (unit, "
+           "or diag for a --covariance diag model)";
   }
   return "";
 }
@@ -184,6 +175,17 @@ Estimate in_original_units(const Estimate& e, const Standardization& st) {
   return out;
 }
 
+// --method tgmm fits the covariance the checkpoint was trained with: the default --covariance
+// becomes the model's; a different one given on the command line is refused.
+Covariance tgmm_covariance(const Options& o, const gmm::TgmmConfig& c) {
+  if (o.covariance_given && o.covariance != c.covariance) {
+    throw std::invalid_argument(std::string("--covariance ") + covariance_name(o.covariance) +
+                                ": the model estimates the " + covariance_name(c.covariance) +
+                                "-covariance mixture it was trained for");
+  }
+  return c.covariance;
+}
+
 // The trained TGMM on the points x (N, d); std::invalid_argument when it cannot read them.
 Estimate fit_tgmm(const Options& o, const tools::LoadedTgmm& m, const Tensor& x, Generator& gen) {
   const gmm::TgmmConfig& c = m.config;
@@ -203,6 +205,7 @@ Estimate fit_tgmm(const Options& o, const tools::LoadedTgmm& m, const Tensor& x,
   if (e.ok) {
     e.weights = e.weights.to(DType::F64);
     e.means = e.means.to(DType::F64);
+    if (e.scales.defined()) e.scales = e.scales.to(DType::F64);  // a diag model's
   }
   return e;
 }
@@ -330,11 +333,13 @@ int main(int argc, char** argv) {
       "points, one point per row"};
   add_options(app, o);
   if (auto code = tools::cli::parse(app, argc, argv, "fit")) return *code;
+  o.covariance_given = app.get_option("--covariance")->count() > 0;
   if (const std::string problem = options_problem(o); !problem.empty()) return fail(2, problem);
   try {
     const Tensor x = read_points_csv(o.csv);  // (N, d) f64
     const tools::LoadedTgmm model =
         o.method == "tgmm" ? tools::load_tgmm(o.checkpoint) : tools::LoadedTgmm();
+    if (o.method == "tgmm") o.covariance = tgmm_covariance(o, model.config);
     const auto start = std::chrono::steady_clock::now();
     const Standardization st = o.standardize ? column_standardization(x) : Standardization();
     Estimate e = fit(o, o.standardize ? standardized(x, st) : x, model);

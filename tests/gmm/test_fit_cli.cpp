@@ -238,7 +238,8 @@ TEST_CASE("tools/fit on hostile CSVs: exit 2 with one line naming the problem, o
   // With K = 2, EM puts both components on the point (any split of the weight is optimal).
   const Run two = run_fit("--csv " + path + " --k 2 --json --method em-strong");
   REQUIRE(two.exit_code == 0);
-  for (const auto& m : nlohmann::json::parse(two.out)["means"]) {
+  const nlohmann::json two_json = nlohmann::json::parse(two.out);
+  for (const auto& m : two_json["means"]) {
     CHECK(m[0].get<double>() == doctest::Approx(2.5));
   }
 }

@@ -264,6 +264,9 @@ Tensor task_weights(const TaskBatch& batch, int64_t b) {
 Tensor task_means(const TaskBatch& batch, int64_t b) {
   return batch.means.select(0, b).narrow(0, 0, batch.k(b));
 }
+Tensor task_scales(const TaskBatch& batch, int64_t b) {
+  return batch.scales.defined() ? batch.scales.select(0, b).narrow(0, 0, batch.k(b)) : Tensor();
+}
 Tensor task_labels(const TaskBatch& batch, int64_t b) {
   return batch.labels.select(0, b).narrow(0, 0, batch.length(b));
 }

@@ -95,10 +95,12 @@ TaskRange split_range(int64_t total, int part, int parts);
 // std::invalid_argument when the range does not lie within the batch.
 TaskBatch sample_tasks(const TaskConfig& config, Generator& gen, TaskRange range);
 
-// Task b's valid points (L, d), weights (K), means (K, d), labels (L) as views / copies.
+// Task b's valid points (L, d), weights (K), means (K, d), scales (K, d; undefined unless the
+// batch is anisotropic), labels (L) as views / copies.
 Tensor task_points(const TaskBatch& batch, int64_t b);
 Tensor task_weights(const TaskBatch& batch, int64_t b);
 Tensor task_means(const TaskBatch& batch, int64_t b);
+Tensor task_scales(const TaskBatch& batch, int64_t b);
 Tensor task_labels(const TaskBatch& batch, int64_t b);
 
 // A one-task batch around user data x (N, d) with K components: the ground truth is unknown, so

@@ -48,15 +48,12 @@ RunFiles::RunFiles(const TrainingRun& run)
 
 void RunFiles::log_step(const StepRecord& r) {
   if (!writes_) return;
-  log_ << nlohmann::json{{"step", r.step},
-                         {"loss", r.loss},
-                         {"weight_loss", r.weight_loss},
-                         {"mean_loss", r.mean_loss},
-                         {"lr", r.lr},
-                         {"grad_norm", r.grad_norm},
-                         {"seconds", r.seconds}}
-              .dump()
-       << "\n";
+  nlohmann::json line = {
+      {"step", r.step},           {"loss", r.loss}, {"weight_loss", r.weight_loss},
+      {"mean_loss", r.mean_loss}, {"lr", r.lr},     {"grad_norm", r.grad_norm},
+      {"seconds", r.seconds}};
+  if (r.scale_loss) line["scale_loss"] = *r.scale_loss;  // a diagonal model's
+  log_ << line.dump() << "\n";
 }
 
 void RunFiles::log_evaluation(const Evaluation& e) {

@@ -1,7 +1,8 @@
 // run_files.h — every file a training run writes, in its directory `out`:
 //
 //   train.jsonl   one JSON object per line: each step {"step", "loss", "weight_loss",
-//                 "mean_loss", "lr", "grad_norm", "seconds"}; the baselines once per process,
+//                 "mean_loss", "lr", "grad_norm", "seconds"} (a diagonal model's adds
+//                 "scale_loss"); the baselines once per process,
 //                 at the first evaluation {"type": "baselines", "records": [...]}; each
 //                 evaluation {"type": "eval", "step", "records": [...]} (harness JSON keys,
 //                 evaluate.h), flushed at once;

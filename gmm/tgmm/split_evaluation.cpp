@@ -2,8 +2,9 @@
 // split_evaluation.h).
 //
 // What travels: per process, for each cell in evaluate_tasks' order, [tasks, seconds] and then
-// per task [ok, mean_error, weight_error, l2_error, log_likelihood, accuracy] (a failed task's
-// reason stays behind: the records count failures, they do not list them).
+// per task [ok, mean_error, weight_error, l2_error, log_likelihood, accuracy, has_scale_error,
+// scale_error] (a failed task's reason stays behind: the records count failures, they do not
+// list them).
 #include "gmm/tgmm/split_evaluation.h"
 
 #include <stdexcept>
@@ -12,7 +13,7 @@ namespace tg::gmm {
 
 namespace {
 
-constexpr size_t kValuesPerTask = 6;
+constexpr size_t kValuesPerTask = 8;
 
 std::vector<double> pack(const std::vector<EvalCell>& cells) {
   std::vector<double> v;
@@ -20,8 +21,9 @@ std::vector<double> pack(const std::vector<EvalCell>& cells) {
     v.push_back(static_cast<double>(cell.tasks.size()));
     v.push_back(cell.seconds);
     for (const TaskMetrics& t : cell.tasks) {
-      v.insert(v.end(), {t.ok ? 1.0 : 0.0, t.mean_error, t.weight_error, t.l2_error,
-                         t.log_likelihood, t.accuracy});
+      v.insert(v.end(),
+               {t.ok ? 1.0 : 0.0, t.mean_error, t.weight_error, t.l2_error, t.log_likelihood,
+                t.accuracy, t.scale_error ? 1.0 : 0.0, t.scale_error.value_or(0.0)});
     }
   }
   return v;
@@ -41,6 +43,7 @@ size_t unpack_into(std::vector<EvalCell>& cells, const std::vector<double>& valu
       t.l2_error = values.at(at + 3);
       t.log_likelihood = values.at(at + 4);
       t.accuracy = values.at(at + 5);
+      if (values.at(at + 6) != 0.0) t.scale_error = values.at(at + 7);
       if (!t.ok) t.failure = "failed";
       cell.tasks.push_back(t);
     }

@@ -41,8 +41,27 @@ int default_threads() {
   return cores;
 }
 
+std::vector<std::string> default_baselines(Covariance covariance) {
+  if (covariance == Covariance::Diagonal) return {"em-paper-diag", "em-diag", "spectral"};
+  return {"em-paper", "em-strong", "spectral"};
+}
+
+namespace {
+// Shift::Anisotropic for a diagonal model (its training and evaluation tasks), else none.
+Shift task_shift(const TgmmConfig& model) {
+  return model.covariance == Covariance::Diagonal ? Shift::Anisotropic : Shift::None;
+}
+}  // namespace
+
 void TrainOptions::validate() const {
   auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (model.k_max < 1) fail("--k-max must be >= 1");
+  for (int64_t k : model.ks) {
+    if (k > model.k_max) {
+      fail("--k-max " + std::to_string(model.k_max) + " is below K=" + std::to_string(k) +
+           " of --ks");
+    }
+  }
   model.validate();
   if (n < 2) fail("--n must be >= 2");
   if (batch < 1) fail("--batch must be >= 1");
@@ -73,6 +92,7 @@ TaskConfig TrainOptions::task_config() const {
   tasks.tasks_per_k = batch;
   tasks.n = n;
   tasks.random_lengths = true;
+  tasks.shift = task_shift(model);
   tasks.dtype = model.dtype;
   return tasks;
 }
@@ -84,6 +104,7 @@ EvalSettings TrainOptions::eval_settings() const {
   eval.ns = eval_ns;
   eval.tasks = eval_tasks;
   eval.seed = eval_seed;
+  eval.shift = task_shift(model);
   return eval;
 }
 

@@ -30,6 +30,11 @@ namespace tg::gmm {
 // machine's cores divided by the processes on this machine (at least one).
 int default_threads();
 
+// The baselines a run compares TGMM with: em-paper, em-strong and spectral for a unit-covariance
+// model; em-paper-diag, em-diag and spectral (refused on anisotropic tasks: failures) for a
+// diagonal one.
+std::vector<std::string> default_baselines(Covariance covariance);
+
 struct TrainOptions {
   TgmmConfig model = {.d = 8,
                       .ks = {2, 3, 4, 5},
@@ -59,7 +64,8 @@ struct TrainOptions {
   std::vector<int64_t> eval_ns = {64};
   int64_t eval_tasks = 256;  // per (K, N)
   uint64_t eval_seed = 7;
-  std::vector<std::string> baselines = {"em-paper", "em-strong", "spectral"};
+  // tools/train sets them from --covariance (default_baselines).
+  std::vector<std::string> baselines = default_baselines(Covariance::Unit);
   int64_t checkpoint_every = 500;
   std::string out = "runs/default";
   bool resume = false;
@@ -68,9 +74,11 @@ struct TrainOptions {
   int64_t replica_check_every = 100;
 
   void validate() const;  // throws std::invalid_argument naming the bad option
-  // The training tasks of one step: `batch` per K, random lengths in [n/2, n].
+  // The training tasks of one step: `batch` per K, random lengths in [n/2, n]; anisotropic
+  // (Shift::Anisotropic) for a diagonal model.
   TaskConfig task_config() const;
-  // The evaluation tasks: eval_tasks per (K, N) for each N of eval_ns, from eval_seed.
+  // The evaluation tasks: eval_tasks per (K, N) for each N of eval_ns, from eval_seed;
+  // anisotropic for a diagonal model.
   EvalSettings eval_settings() const;
   std::map<std::string, std::string> to_metadata() const;
 };

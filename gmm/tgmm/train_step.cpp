@@ -29,14 +29,16 @@ StepResult run_step(TgmmModel& model, nn::AdamW& optimizer, const TaskBatch& bat
   r.loss = loss.loss.item();
   r.weight_loss = loss.weight_loss;
   r.mean_loss = loss.mean_loss;
-  // The loss and its two parts read back to the host (on a GPU: the wait for the forward's
+  r.scale_loss = loss.scale_loss;
+  // The loss and its parts read back to the host (on a GPU: the wait for the forward's
   // kernels). The slot matching inside tgmm_loss laps its own bucket, "slot matching".
   profile::lap("loss readback", "loss and engine");
   const bool own_loss_finite = std::isfinite(r.loss);
   if (split) {  // the step's loss: the sum of every process's share
-    std::vector<double> parts = {r.loss, r.weight_loss, r.mean_loss};
+    std::vector<double> parts = {r.loss, r.weight_loss, r.mean_loss, r.scale_loss.value_or(0.0)};
     split->comm.allreduce_sum(parts);
     r.loss = parts[0], r.weight_loss = parts[1], r.mean_loss = parts[2];
+    if (r.scale_loss) r.scale_loss = parts[3];
     profile::lap("loss allreduce", "communication");
   }
   if (!std::isfinite(r.loss)) {

@@ -18,6 +18,8 @@
 // then run identically on every process. Each phase laps the profiler (tensor/profiler.h), so
 // tools/bench can say where a step's time goes (phase 4 and the loss's sum: "communication").
 #pragma once
+#include <optional>
+
 #include "gmm/mixture/tasks.h"
 #include "gmm/tgmm/tgmm.h"
 #include "gmm/tgmm/tgmm_loss.h"
@@ -31,8 +33,9 @@ struct StepResult {
   enum Status { Ok, LossNotFinite, GradNotFinite };
   Status status = Ok;
   double loss = 0, weight_loss = 0, mean_loss = 0;
-  double grad_norm = 0;  // before clipping
-  int failed_rank = 0;   // when not Ok: the process whose own loss or gradients were not finite
+  std::optional<double> scale_loss;  // a diagonal model's
+  double grad_norm = 0;              // before clipping
+  int failed_rank = 0;  // when not Ok: the process whose own loss or gradients were not finite
 };
 
 // A step split over processes: this process's batch is its block of the step's tasks.

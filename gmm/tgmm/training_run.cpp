@@ -192,13 +192,18 @@ Estimator tgmm_estimator(const TgmmModel& model, const std::string& name) {
             // (B, Kmax) and (B, Kmax, d), back on the host for the metrics.
             const Tensor pi = exp(out.log_weights.value()).to(Device::CPU).to(DType::F64);
             const Tensor mu = out.means.value().to(Device::CPU).to(DType::F64);
+            const Tensor sigma = out.scales.defined()  // (B, Kmax, d), diagonal models
+                                     ? out.scales.value().to(Device::CPU).to(DType::F64)
+                                     : Tensor();
             std::vector<Estimate> estimates;
             for (int64_t b = 0; b < batch.batch_size(); ++b) {
               const int64_t K = batch.k(b);
               Estimate e;
               e.weights = pi.select(0, b).narrow(0, 0, K).clone();
               e.means = mu.select(0, b).narrow(0, 0, K).clone();
-              e.ok = all_finite(e.weights) && all_finite(e.means);
+              if (sigma.defined()) e.scales = sigma.select(0, b).narrow(0, 0, K).clone();
+              e.ok = all_finite(e.weights) && all_finite(e.means) &&
+                     (!e.scales.defined() || all_finite(e.scales));
               if (!e.ok) e.failure = "non-finite output";
               estimates.push_back(e);
             }

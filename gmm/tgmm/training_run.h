@@ -135,7 +135,8 @@ class TrainingRun {
   bool resumed_ = false;
 };
 
-// TGMM as an estimator for the harness (eval mode, no gradients).
+// TGMM as an estimator for the harness (eval mode, no gradients); a diagonal model's estimates
+// carry its scales.
 Estimator tgmm_estimator(const TgmmModel& model, const std::string& name = "tgmm");
 
 }  // namespace tg::gmm

@@ -61,6 +61,8 @@ TEST_CASE("tools/train: bad flags and settings give one line on stderr and exit 
       {"--recipe fast", "train: --recipe: unknown recipe 'fast' (expected paper)\n"},
       {"--device tpu", "train: --device: 'tpu' (expected cpu or cuda)\n"},
       {"--embd 30 --heads 4", "train: TGMM config: embd must be a positive multiple of heads\n"},
+      {"--covariance full", "train: unknown covariance 'full' (expected unit or diag)\n"},
+      {"--ks 2,4 --k-max 3", "train: --k-max 3 is below K=4 of --ks\n"},
       {"--config /nonexistent.toml", ""},
       {"--bogus 1", ""},
   };

@@ -169,6 +169,12 @@ TEST_CASE("config keys: TOML lists, floats, booleans; the positions grow unless 
         "--eval-n 100 exceeds the model's positions");
 }
 
+TEST_CASE("integers are decimal: a leading zero is not octal, a leading plus is allowed") {
+  CHECK(resolve("--steps 010").steps == 10);
+  CHECK(resolve("--layers +3").model.layers == 3);
+  CHECK(resolve("--seed 18446744073709551615").seed == 18446744073709551615ULL);
+}
+
 TEST_CASE("bad settings are refused in one line naming the flag or the config file") {
   CHECK(refusal("--layers x") == "--layers: 'x' is not a valid number");
   CHECK(refusal("--lr 1e-3x") == "--lr: '1e-3x' is not a valid number");
@@ -181,6 +187,8 @@ TEST_CASE("bad settings are refused in one line naming the flag or the config fi
   CHECK(refusal("--dtype f16") == "--dtype: 'f16' (expected f32 or f64)");
   CHECK(refusal("--procs 0") == "--procs: '0' is not a positive integer");
   CHECK(refusal("--replica-check-every -1") == "--replica-check-every must be >= 0");
+  CHECK(refusal("--seed -1") == "--seed: '-1' is not a valid number");
+  CHECK(refusal("--steps 0x10") == "--steps: '0x10' is not a valid number");
 
   const std::string unknown = write_toml("tg_flags_unknown.toml", "layers = 2\nwidth = 3\n");
   CHECK(refusal("--config " + unknown) == "config " + unknown + ": unknown key 'width'");
@@ -245,6 +253,50 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
   CHECK(help.find("--recipe paper") != std::string::npos);
   // What the recipe changes, generated from apply_paper_recipe.
   CHECK(help.find("--recipe paper sets: embd=128, layers=12, backbone=gpt2") != std::string::npos);
+}
+
+TEST_CASE(
+    "--covariance and --k-max: K_max is the largest K unless given; diag trains on "
+    "anisotropic tasks against the diagonal EMs") {
+  const TrainOptions defaults = resolve("");
+  CHECK(defaults.model.covariance == tg::gmm::Covariance::Unit);
+  CHECK(defaults.model.k_max == 5);
+  CHECK(defaults.baselines == std::vector<std::string>{"em-paper", "em-strong", "spectral"});
+  CHECK(defaults.task_config().shift == tg::gmm::Shift::None);
+
+  const TrainOptions three = resolve("--ks 2,3,4");
+  CHECK(three.model.k_max == 4);  // the official model's max(Ks)
+  CHECK(three.task_config().k_max == 4);
+  CHECK(resolve("--ks 3").model.k_max == 3);
+  const TrainOptions wider = resolve("--ks 2,3,4 --k-max 6");
+  CHECK(wider.model.k_max == 6);  // room for a larger K later
+  CHECK(wider.model.readout_width() == 6 + 8);
+
+  const TrainOptions diag = resolve("--covariance diag --ks 2,3");
+  CHECK(diag.model.covariance == tg::gmm::Covariance::Diagonal);
+  CHECK(diag.model.k_max == 3);
+  CHECK(diag.model.readout_width() == 3 + 2 * 8);
+  CHECK(diag.task_config().shift == tg::gmm::Shift::Anisotropic);
+  CHECK(diag.eval_settings().shift == tg::gmm::Shift::Anisotropic);
+  CHECK(diag.baselines == std::vector<std::string>{"em-paper-diag", "em-diag", "spectral"});
+  CHECK(diag.model.to_metadata().at("covariance") == "diag");
+
+  const std::string config =
+      write_toml("tg_flags_covariance.toml", "covariance = \"diag\"\nk-max = 7\n");
+  const TrainOptions from_file = resolve("--config " + config);
+  CHECK(from_file.model.covariance == tg::gmm::Covariance::Diagonal);
+  CHECK(from_file.model.k_max == 7);
+
+  CHECK(refusal("--covariance full") == "unknown covariance 'full' (expected unit or diag)");
+  CHECK(refusal("--k-max x") == "--k-max: 'x' is not a valid number");
+  CHECK(refusal("--k-max 0") == "--k-max must be >= 1");
+  CHECK(refusal("--ks 2,4 --k-max 3") == "--k-max 3 is below K=4 of --ks");
+
+  CLI::App app{"train"};
+  tg::tools::TrainFlags flags(app);
+  const std::string help = app.help();
+  CHECK(help.find("  --k-max INT [max of --ks]") != std::string::npos);
+  CHECK(help.find("  --covariance unit|diag [unit]") != std::string::npos);
 }
 
 TEST_CASE("integer lists are parsed once for every program") {

@@ -11,6 +11,7 @@
 // "PROGRAM: message" (exit 2).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -72,6 +73,17 @@ CLI::Option* add_choice(CLI::App& app, const std::string& flag, E& value, Parse 
 
 // Floating-point text to a double, correctly rounded (strtod); false unless all of it is read.
 bool read_double(const std::string& text, double& value);
+// Decimal integer text (an optional leading '+'), all of it, in range of T; "010" is ten,
+// not octal eight as CLI11's own conversion would read it.
+template <class T>
+bool read_integer(const std::string& text, T& value) {
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (first != last && *first == '+') ++first;
+  if (first == last || *first == '+' || *first == ' ') return false;
+  const auto [end, error] = std::from_chars(first, last, value, 10);
+  return error == std::errc() && end == last;
+}
 // The shortest text that reads back as `value`.
 std::string format_double(double value);
 
@@ -86,15 +98,15 @@ CLI::Validator number_check() {
           double d = 0;
           ok = read_double(text, d);
         } else {
-          ok = CLI::detail::lexical_cast(text, parsed);
+          ok = read_integer(text, parsed);
         }
         return ok ? "" : "'" + text + "' is not a valid number";
       },
       "");
 }
 
-// Integers convert through CLI11; doubles through strtod (CLI11 goes through long double,
-// which can round differently in the last bit).
+// Integers convert as decimal (read_integer); doubles through strtod (CLI11 goes through long
+// double, which can round differently in the last bit).
 template <class T>
 CLI::Option* add_number(CLI::App& app, const std::string& flag, T& value,
                         const std::string& meaning) {
@@ -106,7 +118,12 @@ CLI::Option* add_number(CLI::App& app, const std::string& flag, T& value,
         ->type_name("FLOAT")
         ->default_str(format_double(value));
   } else {
-    return app.add_option(flag, value, meaning)->check(number_check<T>())->capture_default_str();
+    return app
+        .add_option_function<std::string>(
+            flag, [&value](const std::string& text) { read_integer(text, value); }, meaning)
+        ->check(number_check<T>())
+        ->type_name(std::is_signed_v<T> ? "INT" : "UINT")
+        ->default_str(std::to_string(value));
   }
 }
 

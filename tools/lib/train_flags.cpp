@@ -27,6 +27,7 @@ std::string setting_text(const std::vector<int64_t>& v) { return cli::format_int
 std::string setting_text(WeightHead v) { return gmm::weight_head_name(v); }
 std::string setting_text(LossKind v) { return gmm::loss_kind_name(v); }
 std::string setting_text(DType v) { return dtype_name(v); }
+std::string setting_text(gmm::Covariance v) { return gmm::covariance_name(v); }
 
 // "--dtype": f32 or f64, the model's floating-point type.
 DType parse_float_dtype(const std::string& name) {
@@ -120,6 +121,9 @@ void TrainFlags::choice(const std::string& name, const std::string& type, Parse 
 void TrainFlags::add_model_settings() {
   number("d", "dimension of the points", ModelField<&TgmmConfig::d>{});
   int_list("ks", "component counts K, one readout each", ModelField<&TgmmConfig::ks>{});
+  number("k-max", "slots of every readout and rows of the task embedding (>= the largest K)",
+         ModelField<&TgmmConfig::k_max>{});
+  option("k-max")->default_str("max of --ks");
   number("embd", "width D of the transformer", ModelField<&TgmmConfig::embd>{});
   number("layers", "transformer blocks L", ModelField<&TgmmConfig::layers>{});
   number("heads", "attention heads H", ModelField<&TgmmConfig::heads>{});
@@ -134,6 +138,10 @@ void TrainFlags::add_model_settings() {
          "number type of the parameters, training and checkpoint (f64: slower, for exact "
          "comparisons)",
          ModelField<&TgmmConfig::dtype>{});
+  choice("covariance", "unit|diag", gmm::parse_model_covariance, gmm::covariance_name,
+         "unit: means and weights; diag: also per-coordinate scales, trained and evaluated on "
+         "anisotropic tasks against diagonal EM",
+         ModelField<&TgmmConfig::covariance>{});
 }
 
 void TrainFlags::add_training_settings() {
@@ -295,6 +303,11 @@ TrainOptions TrainFlags::resolve() {
   } catch (const std::runtime_error& e) {
     throw std::invalid_argument(e.what());
   }
+  // The readouts' slots: the largest K unless given; the baselines: those of the covariance.
+  if (!given("k-max") && !o.model.ks.empty()) {
+    o.model.k_max = *std::max_element(o.model.ks.begin(), o.model.ks.end());
+  }
+  o.baselines = gmm::default_baselines(o.model.covariance);
   // Positions must cover training and evaluation lengths (the gpt2 backbone).
   if (!given("positions")) {
     for (int64_t n : o.eval_ns) o.model.n_positions = std::max(o.model.n_positions, n);

@@ -67,12 +67,13 @@ struct Timing {
 };
 
 // Matrix-multiply FLOPs of one training step (forward x 3: the backward does two GEMMs per
-// forward GEMM), for `tasks` tasks of padded length N. Per task, with E = Kmax + d:
+// forward GEMM), for `tasks` tasks of padded length N. Per task, with E = Kmax + d (+ d more
+// for a diagonal model's scales):
 //   read-in 2 N (d+128) D; per layer 24 N D^2 (qkv, projection, MLP) + 4 N^2 D (scores, A V);
 //   readout 4 N D E (keys, values) + 4 N Kmax E (scores, pooling).
 // The same formula is in bench/torch_tgmm.py.
 double step_flops(const TgmmConfig& c, int64_t tasks, int64_t N) {
-  const double D = c.embd, d = c.d, L = c.layers, E = c.k_max + c.d, n = N;
+  const double D = c.embd, d = c.d, L = c.layers, E = c.readout_width(), n = N;
   const double forward = 2 * n * (d + 128) * D + L * (24 * n * D * D + 4 * n * n * D) +
                          4 * n * D * E + 4 * n * c.k_max * E;
   return 3 * forward * tasks;

@@ -2,7 +2,8 @@
 // run in one process (each process runs both): the same losses, gradient norms and parameters up
 // to summation order (f32 1e-4 relative, f64 1e-12), the same evaluation records on rank 0, a
 // non-finite loss on one process stopping all of them with its rank named, replicas that drift
-// apart caught by their checksums, and a checkpoint written by one process resumed by all.
+// apart caught by their checksums, a checkpoint written by one process resumed by all, and a
+// diagonal-covariance run (its scale loss and scale error) split the same way.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -100,6 +101,33 @@ TEST_CASE("a run split over the processes takes the steps of the same run in one
     } else {
       CHECK(e.tgmm.empty());
       CHECK(e.baselines.empty());
+    }
+  }
+}
+
+TEST_CASE("a diagonal-covariance run split over the processes: the scale loss and error too") {
+  TrainOptions o = tiny(DType::F64);
+  o.model.covariance = Covariance::Diagonal;
+  o.baselines = {"em-paper-diag"};
+  TrainingRun split(o, world());
+  TrainingRun alone(o, nn::Communicator::single_process());
+  for (int s = 0; s < 4; ++s) {
+    const StepRecord a = split.step(), b = alone.step();
+    REQUIRE(a.status == StepResult::Ok);
+    REQUIRE(a.scale_loss.has_value());
+    REQUIRE(b.scale_loss.has_value());
+    CHECK(relative(*a.scale_loss, *b.scale_loss) < 1e-12);
+    CHECK(relative(a.loss, b.loss) < 1e-12);
+  }
+  CHECK(parameter_difference(split.model(), alone.model()) < 1e-12);
+  const Evaluation e = split.evaluate(), f = alone.evaluate();
+  if (world().is_root()) {
+    REQUIRE(e.tgmm.size() == f.tgmm.size());
+    for (size_t i = 0; i < e.tgmm.size(); ++i) {
+      REQUIRE(e.tgmm[i].metrics.scale_error.count == f.tgmm[i].metrics.scale_error.count);
+      CHECK(e.tgmm[i].metrics.scale_error.count > 0);
+      CHECK(relative(e.tgmm[i].metrics.scale_error.mean, f.tgmm[i].metrics.scale_error.mean) <
+            1e-12);
     }
   }
 }

@@ -32,8 +32,10 @@ log() { echo "[bootstrap] $*" >&2; }
 
 # --- 1. system packages ----------------------------------------------------------------------
 # gnuplot-nox draws the plots (tools/lib/gnuplot.h): a program the tools run, not a library.
+# Open MPI (mpirun and the library) runs training as several processes (docs/distributed.md).
 packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev liblapack-dev
-          doctest-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev gnuplot-nox)
+          doctest-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev gnuplot-nox
+          openmpi-bin libopenmpi-dev)
 # libFuzzer and the sanitizer runtimes (libclang-rt), OpenMP for clang (libomp).
 if [ "$fuzz" = ON ]; then packages+=(clang libclang-rt-dev libomp-dev); fi
 missing=()

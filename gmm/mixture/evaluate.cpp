@@ -134,36 +134,39 @@ std::vector<Estimate> estimates_of(const Estimator& estimator, const TaskBatch& 
   return estimator.fit(batch, gen);
 }
 
-// One estimator on one batch (the tasks of one (K, N)), scored and timed.
-EvalRecord score(const Estimator& estimator, const TaskBatch& batch, const EvalSettings& settings,
-                 int64_t k, int64_t n) {
+// One estimator on the tasks of one (K, N) batch (or a share of them), scored per task and timed.
+EvalCell score(const Estimator& estimator, const TaskBatch& batch, const EvalSettings& settings,
+               int64_t d, int64_t k, int64_t n) {
+  EvalCell cell{estimator.name, d, k, n, {}, 0.0};
+  const int64_t B = batch.batch_size();
+  if (B == 0) return cell;
   Generator gen(derive_seed(settings.seed, {static_cast<uint64_t>(k), static_cast<uint64_t>(n),
                                             name_hash(estimator.name)}));
-  const int64_t B = batch.batch_size();
   const auto start = std::chrono::steady_clock::now();
   const std::vector<Estimate> estimates = estimates_of(estimator, batch, settings.shift, gen);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (static_cast<int64_t>(estimates.size()) != B) {
     throw std::runtime_error("evaluate: estimator " + estimator.name + " returned " +
                              std::to_string(estimates.size()) + " estimates for " +
                              std::to_string(B) + " tasks");
   }
-  std::vector<TaskMetrics> per_task(B);
+  cell.tasks.resize(B);
   for (int64_t b = 0; b < B; ++b) {
-    per_task[b] = task_metrics(estimates[b], task_weights(batch, b), task_means(batch, b),
-                               task_points(batch, b), task_labels(batch, b), task_scales(batch, b));
+    cell.tasks[b] =
+        task_metrics(estimates[b], task_weights(batch, b), task_means(batch, b),
+                     task_points(batch, b), task_labels(batch, b), task_scales(batch, b));
   }
-  return {estimator.name, batch.d(), k, n, aggregate(per_task), seconds / static_cast<double>(B)};
+  return cell;
 }
 
 }  // namespace
 
-std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
-                                 const EvalSettings& settings) {
+std::vector<EvalCell> evaluate_tasks(const std::vector<Estimator>& estimators,
+                                     const EvalSettings& settings, int part, int parts) {
   if (settings.tasks < 1) throw std::invalid_argument("evaluate: tasks must be >= 1");
   if (!(settings.phase_b >= 0)) throw std::invalid_argument("evaluate: phase_b must be >= 0");
-  std::vector<EvalRecord> records;
+  const TaskRange range = split_range(settings.tasks, part, parts);
+  std::vector<EvalCell> cells;
   for (int64_t k : settings.ks) {
     for (int64_t n : settings.ns) {
       TaskConfig config;
@@ -180,11 +183,30 @@ std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
       config.dtype = DType::F64;
       Generator task_gen(
           derive_seed(settings.seed, {static_cast<uint64_t>(k), static_cast<uint64_t>(n)}));
-      const TaskBatch batch = sample_tasks(config, task_gen);
+      const TaskBatch batch = sample_tasks(config, task_gen, range);
       for (const Estimator& estimator : estimators) {
-        records.push_back(score(estimator, batch, settings, k, n));
+        cells.push_back(score(estimator, batch, settings, config.d, k, n));
       }
     }
+  }
+  return cells;
+}
+
+EvalRecord eval_record(const EvalCell& cell) {
+  const double tasks = static_cast<double>(cell.tasks.size());
+  return {cell.method,
+          cell.d,
+          cell.k,
+          cell.n,
+          aggregate(cell.tasks),
+          tasks > 0 ? cell.seconds / tasks : 0.0};
+}
+
+std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
+                                 const EvalSettings& settings) {
+  std::vector<EvalRecord> records;
+  for (const EvalCell& cell : evaluate_tasks(estimators, settings)) {
+    records.push_back(eval_record(cell));
   }
   return records;
 }

@@ -77,6 +77,25 @@ struct EvalRecord {
 std::vector<EvalRecord> evaluate(const std::vector<Estimator>& estimators,
                                  const EvalSettings& settings);
 
+// The harness in two halves, for processes that each score a share of the tasks (a data-parallel
+// run: gmm/tgmm/split_evaluation.h). evaluate_tasks scores, for each (K, N) and estimator in
+// evaluate()'s order, only the tasks at positions split_range(settings.tasks, part, parts) of
+// that (K, N) batch — exactly those tasks of the whole batch (sample_tasks with a range) — and
+// returns their per-task metrics; eval_record aggregates one cell into evaluate()'s record.
+// evaluate() is evaluate_tasks over the whole batch, each cell through eval_record. An estimator
+// that draws from its generator (EM's initialisations) would draw differently on a share than on
+// the whole batch: only split deterministic ones (TGMM).
+struct EvalCell {
+  std::string method;
+  int64_t d = 0, k = 0, n = 0;
+  std::vector<TaskMetrics> tasks;  // the share's tasks, in task order
+  double seconds = 0;              // the estimator's wall time on them (0 for an empty share)
+};
+std::vector<EvalCell> evaluate_tasks(const std::vector<Estimator>& estimators,
+                                     const EvalSettings& settings, int part = 0, int parts = 1);
+// aggregate(cell.tasks); seconds_per_task = seconds / tasks.
+EvalRecord eval_record(const EvalCell& cell);
+
 // One row per record: method, d, K, N, l2 error (mean +- std), mean error, weight error,
 // log-likelihood, accuracy, failures/tasks, milliseconds per task; and a scale-error column
 // when some record has scale errors ("-" for the records without). Under the rows, one line per

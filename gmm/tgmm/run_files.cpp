@@ -32,7 +32,9 @@ nlohmann::json records_json(const std::vector<EvalRecord>& records) {
 
 }  // namespace
 
-RunFiles::RunFiles(const TrainingRun& run) : dir_(run.options().out) {
+RunFiles::RunFiles(const TrainingRun& run)
+    : writes_(run.communicator().is_root()), dir_(run.options().out) {
+  if (!writes_) return;
   fs::create_directories(dir_);
   const fs::path jsonl = dir_ / "train.jsonl";
   if (run.resumed()) {
@@ -45,6 +47,7 @@ RunFiles::RunFiles(const TrainingRun& run) : dir_(run.options().out) {
 }
 
 void RunFiles::log_step(const StepRecord& r) {
+  if (!writes_) return;
   nlohmann::json line = {
       {"step", r.step},           {"loss", r.loss}, {"weight_loss", r.weight_loss},
       {"mean_loss", r.mean_loss}, {"lr", r.lr},     {"grad_norm", r.grad_norm},
@@ -54,6 +57,7 @@ void RunFiles::log_step(const StepRecord& r) {
 }
 
 void RunFiles::log_evaluation(const Evaluation& e) {
+  if (!writes_) return;
   if (e.baselines_scored_now) {
     log_ << nlohmann::json{{"type", "baselines"}, {"records", records_json(e.baselines)}}.dump()
          << "\n";
@@ -65,10 +69,12 @@ void RunFiles::log_evaluation(const Evaluation& e) {
 }
 
 void RunFiles::write_final_evaluation(const std::vector<EvalRecord>& records) {
+  if (!writes_) return;
   std::ofstream(dir_ / "eval.json") << records_json(records).dump(2) << "\n";
 }
 
 void RunFiles::save_checkpoint(const TrainingRun& run) {
+  if (!writes_) return;
   nn::save_checkpoint(dir_.string(), run.model(), run.optimizer(), run.checkpoint());
 }
 

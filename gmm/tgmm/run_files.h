@@ -12,8 +12,8 @@
 // A fresh run empties train.jsonl and removes a stale eval.json from an earlier run in the
 // same directory; a resumed run keeps the log lines up to its step (dropping those a killed
 // run wrote after its checkpoint, and a torn last line), so the log reads as if the run had
-// never stopped. This is the only place that writes (with several processes, only one would
-// own a RunFiles).
+// never stopped. This is the only place that writes; with several processes only rank 0's
+// RunFiles writes (the others' do nothing), so every file has one writer.
 #pragma once
 #include <filesystem>
 #include <fstream>
@@ -36,6 +36,7 @@ class RunFiles {
   void save_checkpoint(const TrainingRun& run);
 
  private:
+  bool writes_;  // rank 0 (or the only process)
   std::filesystem::path dir_;
   std::ofstream log_;
 };

@@ -86,7 +86,8 @@ SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossK
   return {matched(batch.weights), matched(batch.means), matched(batch.scales)};
 }
 
-TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind) {
+TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind,
+                   int64_t tasks_in_step) {
   const DType dt = output.means.dtype();
   if (output.scales.defined() && !batch.scales.defined()) {
     throw std::invalid_argument(
@@ -103,14 +104,23 @@ TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind ki
       -ag::sum(ag::Variable(target.weights) * output.log_weights, {1});      // (B)
   ag::Variable mean_loss = masked_mse(output.means, target.means, mask, k);  // (B)
   ag::Variable total = weight_loss + mean_loss;
-  std::optional<double> scale_loss;
+  std::optional<ag::Variable> scale_term;
   if (output.scales.defined()) {
-    const ag::Variable scale_term = masked_mse(output.scales, target.scales, mask, k);  // (B)
-    total = total + scale_term;
-    scale_loss = mean(scale_term.value()).item();
+    scale_term = masked_mse(output.scales, target.scales, mask, k);  // (B)
+    total = total + *scale_term;
   }
-  ag::Variable loss = ag::mean(total);
-  return {loss, mean(weight_loss.value()).item(), mean(mean_loss.value()).item(), scale_loss};
+  // The step's mean over tasks; a share of the step (a data-parallel run) divides the sum over
+  // its own tasks by the step's task count.
+  const bool whole_step = tasks_in_step == 0 || tasks_in_step == batch.batch_size();
+  const double scale = whole_step ? 1.0 / static_cast<double>(batch.batch_size())
+                                  : 1.0 / static_cast<double>(tasks_in_step);
+  const auto reduce = [&](const ag::Variable& per_task) {
+    return whole_step ? mean(per_task.value()).item() : sum(per_task.value()).item() * scale;
+  };
+  ag::Variable loss = whole_step ? ag::mean(total) : ag::sum(total) * scale;
+  std::optional<double> scale_loss;
+  if (scale_term) scale_loss = reduce(*scale_term);
+  return {loss, reduce(weight_loss), reduce(mean_loss), scale_loss};
 }
 
 }  // namespace tg::gmm

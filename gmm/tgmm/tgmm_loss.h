@@ -7,6 +7,9 @@
 //   scale loss   (1/K) sum_k (1/d) ||sigma_hat_k - sigma_k||^2   (a diagonal model only; the
 //                true per-coordinate scales sigma come from the batch, an anisotropic one)
 // loss = mean over tasks of (weight loss + mean loss [+ scale loss]).
+// In a data-parallel run each process holds a share of the step's tasks and divides the sum over
+// its share by the step's task count (tasks_in_step), so that the processes' losses — and
+// gradients — add up to the mean over the whole step (gmm/tgmm/train_step.h).
 //
 // Which true component slot k is trained against:
 //   sorted     (the paper's) the k-th smallest weight — the order the sampler emits;
@@ -29,8 +32,8 @@ const char* loss_kind_name(LossKind kind);
 LossKind parse_loss_kind(const std::string& name);  // "sorted" | "hungarian"
 
 struct TgmmLoss {
-  ag::Variable loss;   // () the mean over tasks of every term
-  double weight_loss;  // the terms' means over tasks, for logging
+  ag::Variable loss;   // () the mean over tasks of every term (over the step's, see above)
+  double weight_loss;  // the terms' means over tasks, for logging (likewise)
   double mean_loss;
   std::optional<double> scale_loss;  // a diagonal model's
 };
@@ -43,7 +46,10 @@ struct SlotTargets {
 };
 SlotTargets slot_targets(const TgmmOutput& output, const TaskBatch& batch, LossKind kind);
 
-// Throws std::invalid_argument when the output has scales and the batch does not.
-TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind);
+// tasks_in_step: the count the sums over tasks are divided by; 0 means this batch's own (the
+// mean over the batch, computed as such). Throws std::invalid_argument when the output has
+// scales and the batch does not.
+TgmmLoss tgmm_loss(const TgmmOutput& output, const TaskBatch& batch, LossKind kind,
+                   int64_t tasks_in_step = 0);
 
 }  // namespace tg::gmm

@@ -1,6 +1,8 @@
 // train_options.cpp — the options of a training run (see train_options.h).
 #include "gmm/tgmm/train_options.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -8,14 +10,35 @@
 #include <stdexcept>
 #include <thread>
 
+#include "nn/distributed.h"
+
 namespace tg::gmm {
 
+namespace {
+
+// The cores this process may run on (its affinity mask), or 0 when that cannot be read.
+int allowed_cores() {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return 0;
+  return CPU_COUNT(&mask);
+}
+
+}  // namespace
+
 int default_threads() {
+  const nn::Launch launch = nn::launch_from_environment();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (launch.by_launcher) {
+    const int allowed = allowed_cores();
+    if (allowed > 0 && allowed < cores) return allowed;  // bound: the launcher chose our cores
+    return std::max(1, cores / std::max(1, launch.local_size));
+  }
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   std::string p = policy ? policy : "";
   for (char& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (p != "passive") return 1;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return cores;
 }
 
 std::vector<std::string> default_baselines(Covariance covariance) {
@@ -49,6 +72,7 @@ void TrainOptions::validate() const {
   if (schedule != "cosine" && schedule != "constant") fail("--schedule must be cosine or constant");
   if (clip < 0) fail("--clip must be >= 0");
   if (eval_every < 0 || checkpoint_every < 0) fail("--eval-every/--checkpoint-every must be >= 0");
+  if (replica_check_every < 0) fail("--replica-check-every must be >= 0");
   if (eval_tasks < 1) fail("--eval-tasks must be >= 1");
   for (int64_t e : eval_ns) {
     if (e < 1) fail("--eval-n values must be >= 1");

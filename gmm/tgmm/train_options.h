@@ -25,6 +25,9 @@ namespace tg::gmm {
 //   two, OMP_WAIT_POLICY=passive (threads sleep) 0.071 / 0.103
 // So: every core when the wait policy is passive (the tools/train launcher sets it unless the
 // environment already says otherwise), else one thread.
+// One of several processes started by mpirun (docs/distributed.md) takes its share of the
+// cores instead: the cores it may run on when it is bound to some (its affinity mask), else the
+// machine's cores divided by the processes on this machine (at least one).
 int default_threads();
 
 // The baselines a run compares TGMM with: em-paper, em-strong and spectral for a unit-covariance
@@ -66,6 +69,9 @@ struct TrainOptions {
   int64_t checkpoint_every = 500;
   std::string out = "runs/default";
   bool resume = false;
+  // With several processes: compare a checksum of every process's parameters this often (and
+  // at the end); 0 = only at the end. Unused by one process.
+  int64_t replica_check_every = 100;
 
   void validate() const;  // throws std::invalid_argument naming the bad option
   // The training tasks of one step: `batch` per K, random lengths in [n/2, n]; anisotropic

@@ -1,6 +1,7 @@
 // test_metrics.cpp — Hungarian assignment against brute force, component matching applied the
 // right way round, the per-task metrics on hand cases, aggregation that never averages a failure,
-// and the evaluation harness (same tasks for every method, the JSON contract); the scale error of
+// and the evaluation harness (same tasks for every method, the JSON contract, shares of the tasks
+// that concatenate to the whole); the scale error of
 // diagonal-covariance estimates, the diagonal EMs on anisotropic tasks, and the spectral method
 // refused there with its reason.
 #include <doctest/doctest.h>
@@ -244,6 +245,58 @@ TEST_CASE("evaluate runs every method on the same tasks and writes the JSON cont
   CHECK(builtin_estimator("spectral").name == "spectral");
   CHECK_THROWS_WITH_AS(builtin_estimator("tgmm"), doctest::Contains("unknown method 'tgmm'"),
                        std::invalid_argument);
+}
+
+TEST_CASE("evaluate_tasks on shares: the shares' metrics concatenate to the whole batch's") {
+  // A deterministic estimator that is not the oracle: uniform weights, the first K points as
+  // means, so the metrics vary from task to task.
+  Estimator first_points{"first-points", [](const TaskBatch& b, Generator&) {
+                           std::vector<Estimate> out;
+                           for (int64_t t = 0; t < b.batch_size(); ++t) {
+                             const int64_t K = b.k(t);
+                             Estimate e;
+                             e.weights = full({K}, 1.0 / static_cast<double>(K), DType::F64);
+                             e.means = task_points(b, t).narrow(0, 0, K).contiguous();
+                             out.push_back(e);
+                           }
+                           return out;
+                         }};
+  EvalSettings s;
+  s.d = 2;
+  s.ks = {2, 3};
+  s.ns = {16};
+  s.tasks = 7;
+  s.seed = 5;
+  const std::vector<EvalCell> whole = evaluate_tasks({first_points}, s);
+  REQUIRE(whole.size() == 2);
+  const std::vector<EvalRecord> records = evaluate({first_points}, s);
+  for (int parts : {2, 3, 7, 9}) {  // 9 > 7 tasks: some shares are empty
+    CAPTURE(parts);
+    std::vector<EvalCell> joined = whole;
+    for (EvalCell& cell : joined) cell.tasks.clear();
+    for (int part = 0; part < parts; ++part) {
+      const std::vector<EvalCell> share = evaluate_tasks({first_points}, s, part, parts);
+      REQUIRE(share.size() == whole.size());
+      for (size_t i = 0; i < share.size(); ++i) {
+        CHECK(share[i].method == whole[i].method);
+        CHECK(share[i].k == whole[i].k);
+        CHECK(share[i].tasks.size() == static_cast<size_t>(split_range(7, part, parts).count));
+        joined[i].tasks.insert(joined[i].tasks.end(), share[i].tasks.begin(), share[i].tasks.end());
+      }
+    }
+    for (size_t i = 0; i < whole.size(); ++i) {
+      REQUIRE(joined[i].tasks.size() == whole[i].tasks.size());
+      for (size_t t = 0; t < whole[i].tasks.size(); ++t) {
+        CHECK(joined[i].tasks[t].l2_error == whole[i].tasks[t].l2_error);
+        CHECK(joined[i].tasks[t].log_likelihood == whole[i].tasks[t].log_likelihood);
+        CHECK(joined[i].tasks[t].accuracy == whole[i].tasks[t].accuracy);
+      }
+      const EvalRecord r = eval_record(joined[i]);
+      CHECK(r.metrics.l2_error.mean == records[i].metrics.l2_error.mean);
+      CHECK(r.metrics.l2_error.median == records[i].metrics.l2_error.median);
+      CHECK(r.metrics.accuracy.std == records[i].metrics.accuracy.std);
+    }
+  }
 }
 
 TEST_CASE("evaluate on the phase transition: d = floor(b N ln N) at each N, or the given d") {

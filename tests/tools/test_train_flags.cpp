@@ -83,7 +83,8 @@ TEST_CASE("each flag sets its field, typed") {
       "--d 3 --ks 2,4 --embd 32 --layers 2 --heads 8 --backbone gpt2 --weight-head average "
       "--n 32 --batch 5 --steps 7 --lr 0.0025 --min-lr 1e-5 --wd 0.01 --warmup 3 "
       "--schedule constant --clip 0.5 --loss sorted --seed 9 --threads 1 --eval-every 4 "
-      "--eval-n 16,32 --eval-tasks 8 --checkpoint-every 2 --out /tmp/x --resume");
+      "--eval-n 16,32 --eval-tasks 8 --checkpoint-every 2 --out /tmp/x --resume --dtype f64 "
+      "--replica-check-every 7");
   CHECK(o.model.d == 3);
   CHECK(o.model.ks == std::vector<int64_t>{2, 4});
   CHECK(o.model.embd == 32);
@@ -110,6 +111,8 @@ TEST_CASE("each flag sets its field, typed") {
   CHECK(o.checkpoint_every == 2);
   CHECK(o.out == "/tmp/x");
   CHECK(o.resume);
+  CHECK(o.model.dtype == tg::DType::F64);
+  CHECK(o.replica_check_every == 7);
 }
 
 TEST_CASE(
@@ -181,6 +184,9 @@ TEST_CASE("bad settings are refused in one line naming the flag or the config fi
   CHECK(refusal("--recipe fast") == "--recipe: unknown recipe 'fast' (expected paper)");
   CHECK(refusal("--device tpu") == "--device: 'tpu' (expected cpu or cuda)");
   CHECK(refusal("--batch 0") == "--batch must be >= 1");
+  CHECK(refusal("--dtype f16") == "--dtype: 'f16' (expected f32 or f64)");
+  CHECK(refusal("--procs 0") == "--procs: '0' is not a positive integer");
+  CHECK(refusal("--replica-check-every -1") == "--replica-check-every must be >= 0");
   CHECK(refusal("--seed -1") == "--seed: '-1' is not a valid number");
   CHECK(refusal("--steps 0x10") == "--steps: '0x10' is not a valid number");
 
@@ -228,6 +234,8 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
       {"--eval-tasks INT", "[256]"},
       {"--checkpoint-every INT", "[500]"},
       {"--out DIR", "[runs/default]"},
+      {"--dtype f32|f64", "[f32]"},
+      {"--replica-check-every INT", "[100]"},
       {"--device cpu|cuda", "[cpu]"},
   };
   for (const auto& [flag, default_value] : settings) {

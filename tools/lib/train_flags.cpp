@@ -26,7 +26,15 @@ std::string setting_text(const std::string& v) { return v; }
 std::string setting_text(const std::vector<int64_t>& v) { return cli::format_int_list(v); }
 std::string setting_text(WeightHead v) { return gmm::weight_head_name(v); }
 std::string setting_text(LossKind v) { return gmm::loss_kind_name(v); }
+std::string setting_text(DType v) { return dtype_name(v); }
 std::string setting_text(gmm::Covariance v) { return gmm::covariance_name(v); }
+
+// "--dtype": f32 or f64, the model's floating-point type.
+DType parse_float_dtype(const std::string& name) {
+  if (name == "f32") return DType::F32;
+  if (name == "f64") return DType::F64;
+  throw std::invalid_argument("--dtype: '" + name + "' (expected f32 or f64)");
+}
 
 // "--device": cpu or cuda.
 CLI::Validator device_check() {
@@ -126,6 +134,10 @@ void TrainFlags::add_model_settings() {
   choice("weight-head", "average|slot", gmm::parse_weight_head, gmm::weight_head_name,
          "weight logits: the slots' average (the paper's), or each slot's own",
          ModelField<&TgmmConfig::weight_head>{});
+  choice("dtype", "f32|f64", parse_float_dtype, dtype_name,
+         "number type of the parameters, training and checkpoint (f64: slower, for exact "
+         "comparisons)",
+         ModelField<&TgmmConfig::dtype>{});
   choice("covariance", "unit|diag", gmm::parse_model_covariance, gmm::covariance_name,
          "unit: means and weights; diag: also per-coordinate scales, trained and evaluated on "
          "anisotropic tasks against diagonal EM",
@@ -147,7 +159,9 @@ void TrainFlags::add_training_settings() {
          "slot targets: by ascending weight (the paper's), or matched",
          Field<&TrainOptions::loss>{});
   number("seed", "seed of the initialisation and data", Field<&TrainOptions::seed>{});
-  number("threads", "CPU threads (0: all; default: all if OMP_WAIT_POLICY=passive, else 1)",
+  number("threads",
+         "CPU threads (0: all; default: all if OMP_WAIT_POLICY=passive, else 1; under mpirun: "
+         "the cores a process is bound to, else the cores / processes per machine)",
          Field<&TrainOptions::threads>{});
 }
 
@@ -165,6 +179,27 @@ void TrainFlags::add_output_settings() {
       Field<&TrainOptions::resume>{});
 }
 
+void TrainFlags::add_process_settings() {
+  number("replica-check-every",
+         "with several processes: compare their parameters every this many steps (0: at the "
+         "end only)",
+         Field<&TrainOptions::replica_check_every>{});
+  app_.add_option("--procs", procs_,
+                  "run as P processes: tools/train --procs P starts them on this machine with "
+                  "mpirun (docs/distributed.md)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.size() < 7 &&
+                                text.find_first_not_of("0123456789") == std::string::npos;
+            return digits && std::stoi(text) > 0 ? "" : "'" + text + "' is not a positive integer";
+          },
+          ""))
+      ->type_name("P")
+      ->default_str("")
+      ->configurable(false)
+      ->group("Processes");
+}
+
 // Puts the settings added since `first` into the help's group `name`.
 void TrainFlags::group(size_t first, const std::string& name) {
   for (size_t i = first; i < settings_.size(); ++i) settings_[i].option->group(name);
@@ -180,6 +215,9 @@ TrainFlags::TrainFlags(CLI::App& app) : app_(app) {
   first = settings_.size();
   add_output_settings();
   group(first, "Output");
+  first = settings_.size();
+  add_process_settings();
+  group(first, "Processes");
   add_toml_config(app, "a TOML file of settings, keyed by flag name without dashes")->group("Run");
   app.add_option("--recipe", recipe_, "the paper's architecture and recipe (below)")
       ->check(recipe_check())
@@ -196,7 +234,15 @@ TrainFlags::TrainFlags(CLI::App& app) : app_(app) {
               "file (the flag's name without dashes: layers = 4, ks = [2, 3, 4, 5], backbone = "
               "\"set\"); --recipe; the default, shown in [brackets].",
               100, "") +
-      "\n\n" + wrapped("--recipe paper sets: " + recipe_summary() + ".", 100, "  "));
+      "\n\n" + wrapped("--recipe paper sets: " + recipe_summary() + ".", 100, "  ") + "\n\n" +
+      wrapped("Several processes (docs/distributed.md): `tools/train --procs P` on this machine "
+              "(mpirun -np P --bind-to none, --oversubscribe beyond the cores, "
+              "--allow-run-as-root as root), or `mpirun -np P [--hostfile FILE] build/bin/train` "
+              "across machines. Each step's tasks are split between the processes and their "
+              "gradients summed: the same run as one process, up to float summation order. "
+              "Every process must be given the same settings (--threads aside: by default the "
+              "cores of each machine divided among its processes).",
+              100, ""));
 }
 
 std::string TrainFlags::recipe_summary() const {
@@ -219,6 +265,13 @@ CLI::Option* TrainFlags::option(const std::string& name) const {
 }
 
 bool TrainFlags::given(const std::string& name) const { return option(name)->count() > 0; }
+
+std::vector<std::pair<std::string, std::string>> TrainFlags::describe(const TrainOptions& o) const {
+  std::vector<std::pair<std::string, std::string>> text;
+  for (const auto& s : settings_) text.emplace_back(s.name, s.text(o));
+  text.emplace_back("device", device_name(o.device));
+  return text;
+}
 
 // CLI11 reads the config file of the top-level App only. For a subcommand (tools/bench train)
 // the file is read here in the same way: through TomlConfig, each value applied to its option

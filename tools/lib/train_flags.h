@@ -9,12 +9,17 @@
 //      `ks = [2, 3, 4, 5]`, `backbone = "set"`; toml_config.h); unknown keys are refused;
 //   3. the --recipe (paper: gmm::apply_paper_recipe), for the settings neither of those gave;
 //   4. the default.
-// --device (cpu|cuda) is a flag only. Help lists every setting with its type, default and
-// meaning, and what the recipe changes.
+// --device (cpu|cuda) and --procs are flags only. Help lists every setting with its type,
+// default and meaning, and what the recipe changes.
+//
+// Several processes (docs/distributed.md): --procs P says how many the program must run as (the
+// tools/train and tools/bench launchers start them with mpirun); every process must be given the
+// same settings, --threads aside (tools/lib/processes.h checks it at start).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmm/tgmm/train_options.h"
@@ -37,6 +42,10 @@ class TrainFlags {
   bool given(const std::string& name) const;
   // The option of setting `name`, e.g. for a program to describe it differently.
   CLI::Option* option(const std::string& name) const;
+  // Every setting of `o` as its flag would take it, by flag name ("seed", "42"), then "device".
+  std::vector<std::pair<std::string, std::string>> describe(const gmm::TrainOptions& o) const;
+  // --procs: the processes the program must run as; 0 when not given.
+  int procs() const { return procs_; }
 
  private:
   struct Setting {
@@ -60,6 +69,7 @@ class TrainFlags {
   void add_model_settings();
   void add_training_settings();
   void add_output_settings();
+  void add_process_settings();
   void group(size_t first, const std::string& name);
   std::string recipe_summary() const;  // "backbone=gpt2, ..." what the paper recipe sets
   void read_subcommand_config();
@@ -69,6 +79,7 @@ class TrainFlags {
   gmm::TrainOptions options_;  // the flags and config keys write here
   std::vector<Setting> settings_;
   std::string recipe_;
+  int procs_ = 0;
 };
 
 }  // namespace tg::tools

@@ -57,6 +57,17 @@ void TrainingRun::resume() {
   if (!nn::checkpoint_exists(options_.out)) {
     throw std::runtime_error("--resume: no checkpoint in " + options_.out);
   }
+  // The settings must be the checkpoint's (tools/train makes them so, or refuses with the
+  // flags named); a model wired differently could otherwise take the same weights silently.
+  const nn::Checkpoint saved = nn::read_checkpoint(options_.out);
+  const std::vector<std::string> differences = trajectory_differences(
+      saved_options(options_, saved.model_metadata, saved.training_metadata), options_);
+  if (!differences.empty()) {
+    std::string list;
+    for (const auto& d : differences) list += (list.empty() ? "" : "; ") + d;
+    throw std::runtime_error("--resume: the checkpoint in " + options_.out +
+                             " was trained with different settings: " + list);
+  }
   const nn::Checkpoint ckpt = nn::load_checkpoint(options_.out, model_, optimizer_);
   step_ = ckpt.step;
   data_gen_.set_state(ckpt.rng_states.at("data"));

@@ -56,7 +56,9 @@ class TrainingRun {
   TrainingRun& operator=(const TrainingRun&) = delete;
 
   // Continue from the checkpoint in options.out: the model, AdamW's moments, the step and the
-  // data generator's state come back bit for bit. Throws std::runtime_error when there is none.
+  // data generator's state come back bit for bit. Throws std::runtime_error when there is none,
+  // or when the options differ from the checkpoint's in a setting that shapes the trajectory
+  // (trajectory_differences, train_options.h; each difference named).
   void resume();
 
   // One optimiser step at the scheduled learning rate: draw the step's tasks, then train_step.

@@ -11,6 +11,16 @@
 //   4. the default.
 // --device (cpu|cuda) is a flag only. Help lists every setting with its type, default and
 // meaning, and what the recipe changes.
+//
+// With --resume (and a checkpoint in --out) the checkpoint's settings are the run's
+// (docs/reliability.md, "Resume and interruption"). Each setting is of one of three kinds:
+//   * it shapes the training trajectory (the model, the recipe, the data: every setting not
+//     named below): the checkpoint's value; given again (flag, config key, or set by --recipe),
+//     it must be that value, else resolve() refuses with every difference named;
+//   * the run's length and reporting (--steps, --eval-every, --eval-n, --eval-tasks,
+//     --checkpoint-every): the checkpoint's value unless given;
+//   * where it runs (--threads, --out, and --device): as given now, or the default.
+// A checkpoint written before a key existed leaves that setting to the flags and defaults.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -31,12 +41,16 @@ class TrainFlags {
 
   // After app.parse(): the options, with the recipe applied under the flags and the config
   // file, the positions stretched to cover every training and evaluation N (unless given), the
-  // device checked, validated. Throws std::exception with a one-line message.
+  // device checked, validated; with --resume, the checkpoint's settings taken (above). Throws
+  // std::invalid_argument with a one-line message for bad or contradicting settings, and
+  // std::runtime_error when the checkpoint to resume cannot be read.
   gmm::TrainOptions resolve();
   // Whether the setting `name` (without dashes) was given as a flag or in the config file.
   bool given(const std::string& name) const;
   // The option of setting `name`, e.g. for a program to describe it differently.
   CLI::Option* option(const std::string& name) const;
+  // The value of setting `name` in `o`, as its flag would take it.
+  std::string value_of(const gmm::TrainOptions& o, const std::string& name) const;
 
  private:
   struct Setting {
@@ -62,7 +76,12 @@ class TrainFlags {
   void add_output_settings();
   void group(size_t first, const std::string& name);
   std::string recipe_summary() const;  // "backbone=gpt2, ..." what the paper recipe sets
+  std::string resume_summary() const;  // the help's paragraph on what --resume takes
   void read_subcommand_config();
+  // Given as a flag or config key, or set by --recipe.
+  bool chosen(const Setting& s) const;
+  // --resume: the settings of the checkpoint in o.out written into `o` (see above).
+  void take_checkpoint_settings(gmm::TrainOptions& o) const;
 
   CLI::App& app_;
 

@@ -5,8 +5,10 @@
 // the run itself is gmm::train_tgmm (gmm/tgmm/trainer.h). This program prints its progress
 // (tools/lib/progress.h), draws the plots after each evaluation and prints the final table.
 //
-// Exit codes: 0 done; 1 training diverged or failed; 2 bad flags or config; 130 stopped by
-// SIGINT/SIGTERM after saving a checkpoint (continue with --resume).
+// Exit codes: 0 done; 1 training diverged or failed, or --resume found no readable checkpoint;
+// 2 bad flags or config, or --resume with settings that contradict the checkpoint's (one line
+// naming each); 130 stopped by SIGINT/SIGTERM after saving a checkpoint at the current step
+// (continue with --resume: bit-identical to a run that never stopped, docs/reliability.md).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -51,9 +53,10 @@ void print_final_table(const TrainOptions& o, const TrainResult& r) {
   std::cout << "\nFinal evaluation (" << o.eval_tasks
             << " fresh tasks per K and N, d = " << o.model.d << "):\n";
   print_table(std::cout, r.final_eval);
-  std::cout << "\nwrote " << o.out
-            << "/{model.safetensors, train.jsonl, eval.json, loss.png, loss.svg, error_vs_step.png, "
-               "error_vs_step.svg}\n";
+  std::cout
+      << "\nwrote " << o.out
+      << "/{model.safetensors, train.jsonl, eval.json, loss.png, loss.svg, error_vs_step.png, "
+         "error_vs_step.svg}\n";
 }
 
 // Trains until done, diverged or stopped; returns the exit code.
@@ -88,8 +91,11 @@ int main(int argc, char** argv) {
   TrainOptions options;
   try {
     options = flags.resolve();
-  } catch (const std::exception& e) {
+  } catch (const std::invalid_argument& e) {  // bad or contradicting settings
     return tools::cli::usage_error("train", e.what());
+  } catch (const std::exception& e) {  // the checkpoint to resume cannot be read
+    std::fprintf(stderr, "train: %s\n", e.what());
+    return 1;
   }
   return train(options);
 }

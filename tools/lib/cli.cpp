@@ -71,9 +71,25 @@ int usage_error(const std::string& program, const std::string& message) {
   return 2;
 }
 
+std::string quote(const std::string& text) {
+  constexpr size_t kShown = 40;
+  std::string out = "'";
+  for (size_t i = 0; i < text.size() && i < kShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out + (text.size() > kShown ? "...'" : "'");
+}
+
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag,
                                     bool positive) {
-  const std::string refused = flag + ": '" + text + "' is not a comma-separated list of " +
+  const std::string refused = flag + ": " + quote(text) + " is not a comma-separated list of " +
                               (positive ? "positive integers" : "integers");
   std::vector<int64_t> values;
   std::stringstream items(text);
@@ -128,8 +144,8 @@ CLI::Option* add_name_list(CLI::App& app, const std::string& flag, std::vector<s
             std::stringstream items(text);
             for (std::string name; std::getline(items, name, ',');) {
               if (std::find(known.begin(), known.end(), name) == known.end()) {
-                throw CLI::ValidationError(flag + ": unknown " + noun + " '" + name +
-                                           "' (expected " + expected + ")");
+                throw CLI::ValidationError(flag + ": unknown " + noun + " " + quote(name) +
+                                           " (expected " + expected + ")");
               }
               if (std::find(names.begin(), names.end(), name) == names.end()) {
                 names.push_back(name);

@@ -27,7 +27,7 @@ CLI::Validator at_least(double lo, bool strict) {
   return CLI::Validator(
       [lo, strict, bound = bound.str()](std::string& text) -> std::string {
         double v = 0;
-        if (!tools::cli::read_double(text, v)) return "'" + text + "' is not a valid number";
+        if (!tools::cli::read_double(text, v)) return cli::quote(text) + " is not a valid number";
         return (strict ? v > lo : v >= lo) ? "" : "must be " + bound + ", got " + text;
       },
       "");

@@ -34,7 +34,7 @@ std::string setting_text(gmm::Covariance v) { return gmm::covariance_name(v); }
 CLI::Validator device_check() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        return text == "cpu" || text == "cuda" ? "" : "'" + text + "' (expected cpu or cuda)";
+        return text == "cpu" || text == "cuda" ? "" : cli::quote(text) + " (expected cpu or cuda)";
       },
       "");
 }
@@ -42,7 +42,7 @@ CLI::Validator device_check() {
 CLI::Validator recipe_check() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        return text == "paper" ? "" : "unknown recipe '" + text + "' (expected paper)";
+        return text == "paper" ? "" : "unknown recipe " + cli::quote(text) + " (expected paper)";
       },
       "");
 }
@@ -254,6 +254,12 @@ CLI::Option* TrainFlags::option(const std::string& name) const {
 }
 
 bool TrainFlags::given(const std::string& name) const { return option(name)->count() > 0; }
+
+std::vector<std::string> TrainFlags::names() const {
+  std::vector<std::string> names;
+  for (const auto& s : settings_) names.push_back(s.name);
+  return names;
+}
 
 std::string TrainFlags::value_of(const TrainOptions& o, const std::string& name) const {
   for (const auto& s : settings_) {

@@ -49,6 +49,8 @@ class TrainFlags {
   bool given(const std::string& name) const;
   // The option of setting `name`, e.g. for a program to describe it differently.
   CLI::Option* option(const std::string& name) const;
+  // Every setting's name (its flag without dashes), in the order of the help.
+  std::vector<std::string> names() const;
   // The value of setting `name` in `o`, as its flag would take it.
   std::string value_of(const gmm::TrainOptions& o, const std::string& name) const;
 

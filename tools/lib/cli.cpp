@@ -163,6 +163,20 @@ CLI::Validator range(int64_t lo, int64_t hi) {
   return CLI::Range(lo, hi).description(std::to_string(lo) + ".." + std::to_string(hi));
 }
 
+CLI::Validator at_least(double lo, bool strict, const std::string& shown) {
+  std::ostringstream bound;
+  bound << (strict ? "> " : ">= ") << lo;
+  return CLI::Validator(
+      [lo, strict, bound = bound.str()](std::string& text) -> std::string {
+        double v = 0;
+        if (!read_double(text, v)) return quote(text) + " is not a valid number";
+        if (strict ? v > lo : v >= lo) return "";
+        const bool plain = quote(text) == "'" + text + "'";  // printable, short: as typed
+        return "must be " + bound + ", got " + (plain ? text : quote(text));
+      },
+      shown);
+}
+
 CLI::Option* add_text(CLI::App& app, const std::string& flag, std::string& value,
                       const std::string& type, const std::string& meaning) {
   return app.add_option(flag, value, meaning)->type_name(type)->capture_default_str();

@@ -56,6 +56,9 @@ CLI::Option* add_name_list(CLI::App& app, const std::string& flag, std::vector<s
 
 // A check that an integer lies in [lo, hi], shown in the help as "INT:lo..hi".
 CLI::Validator range(int64_t lo, int64_t hi);
+// A check that a number is at least `lo` (above it, when strict): "--tasks: must be > 0, got 0";
+// `shown` is added to the type in the help ("INT:POSITIVE"), nothing when empty.
+CLI::Validator at_least(double lo, bool strict, const std::string& shown = "");
 
 // Text, shown with `type` in the help (e.g. "gpt2|set"); checked later by whoever uses it.
 CLI::Option* add_text(CLI::App& app, const std::string& flag, std::string& value,

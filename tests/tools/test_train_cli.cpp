@@ -3,7 +3,8 @@
 // gnuplot on PATH); without gnuplot, or with one that fails, the run still succeeds and says so.
 // --resume with settings that contradict the checkpoint exits 2 naming them; SIGTERM and SIGINT
 // stop a run with exit code 130 and a checkpoint at the step reached, and `--resume` alone then
-// finishes it exactly as a run that never stopped (its logged steps and model file's bytes).
+// finishes it exactly as a run that never stopped (its log, baselines once, and model file's
+// bytes), whether stopped before the first evaluation or after one.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -252,6 +253,16 @@ TEST_CASE("tools/train --resume: contradicting settings exit 2 in one line; the 
   CHECK(logged(out) == logged(straight));
   CHECK(logged(out).size() == 6);
   CHECK(file_bytes(out / "model.safetensors") == file_bytes(straight / "model.safetensors"));
+  // The baselines scored again at step 6 are those logged at step 3: not logged twice. On other
+  // evaluation tasks (--eval-tasks may change on resume) they are new, and logged.
+  CHECK(logged(out, "baselines").size() == 1);
+  r = run_train("--resume --steps 7 --eval-tasks 3 --out " + out.string());
+  CHECK(r.exit_code == 0);
+  const std::vector<std::string> baselines = logged(out, "baselines");
+  REQUIRE(baselines.size() == 2);
+  CHECK(nlohmann::json::parse(baselines[1])["records"].size() ==
+        nlohmann::json::parse(baselines[0])["records"].size());
+  CHECK(baselines[1] != baselines[0]);
 }
 
 namespace {
@@ -278,12 +289,12 @@ pid_t start_train(const std::string& args, const fs::path& output) {
   return pid;
 }
 
-// A run long enough to be stopped part way: 1000 steps, evaluated at 400 and 800, checkpoints
-// every 300, with a non-default weight head and learning rate. No --threads: a bare --resume
-// takes the default, like this run.
+// A run long enough to be stopped part way: 1000 steps, evaluated every 200, checkpoints every
+// 300, with a non-default weight head and learning rate. No --threads: a bare --resume takes the
+// default, like this run.
 const std::string kStoppable =
     "--d 2 --ks 2,3 --embd 16 --layers 1 --heads 2 --n 8 --batch 2 --eval-n 8 --eval-tasks 4 "
-    "--positions 8 --weight-head average --lr 1e-3 --steps 1000 --eval-every 400 "
+    "--positions 8 --weight-head average --lr 1e-3 --steps 1000 --eval-every 200 "
     "--checkpoint-every 300";
 
 // The uninterrupted run of kStoppable, once per test process.
@@ -298,17 +309,18 @@ const fs::path& straight_run() {
   return dir;
 }
 
-// kStoppable stopped by `signal` once steps are being logged, then resumed with --resume alone:
-// exit code 130, a checkpoint at the step reached, and a resumed run whose logged steps and
-// final model file are those of the run that never stopped.
-void stop_and_resume(int signal, const std::string& name) {
+// kStoppable stopped by `signal` once train.jsonl holds `logged_first` (a step's line, or the first
+// evaluation's), then resumed with --resume alone: exit code 130, a checkpoint at the step
+// reached, and a resumed run whose log (steps, evaluations, the baselines once) and final model
+// file are those of the run that never stopped.
+void stop_and_resume(int signal, const std::string& name, const std::string& logged_first) {
   const fs::path out = fs::temp_directory_path() / ("tg_train_cli_" + name);
   fs::remove_all(out);
   const fs::path console = fs::temp_directory_path() / ("tg_train_cli_" + name + ".txt");
   const pid_t pid = start_train(kStoppable + " --out " + out.string(), console);
   REQUIRE(pid > 0);
   const fs::path log = out / "train.jsonl";
-  for (int i = 0; i < 30000 && !(fs::exists(log) && fs::file_size(log) > 0); ++i) {
+  for (int i = 0; i < 30000 && file_bytes(log).find(logged_first) == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   REQUIRE(kill(pid, signal) == 0);
@@ -344,18 +356,20 @@ void stop_and_resume(int signal, const std::string& name) {
   CHECK(logged(out) == logged(straight));
   CHECK(logged(out).size() == 1000);
   CHECK(logged(out, "eval") == logged(straight, "eval"));
-  CHECK(logged(out, "eval").size() == 3);  // at 400, 800 and the end
+  CHECK(logged(out, "eval").size() == 5);  // at 200, 400, 600, 800 and the end
+  CHECK(logged(out, "baselines") == logged(straight, "baselines"));
+  CHECK(logged(out, "baselines").size() == 1);
   CHECK(file_bytes(out / "model.safetensors") == file_bytes(straight / "model.safetensors"));
 }
 
 }  // namespace
 
 TEST_CASE("tools/train stopped by SIGTERM: exit 130, a checkpoint, a bare --resume is exact") {
-  stop_and_resume(SIGTERM, "sigterm");
+  stop_and_resume(SIGTERM, "sigterm", "\"step\":");  // before the first evaluation
 }
 
 TEST_CASE("tools/train stopped by SIGINT: exit 130, a checkpoint, a bare --resume is exact") {
-  stop_and_resume(SIGINT, "sigint");
+  stop_and_resume(SIGINT, "sigint", "\"type\":\"eval\"");  // after an evaluation
 }
 
 namespace {

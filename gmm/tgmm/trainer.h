@@ -58,7 +58,7 @@ TrainResult train(TrainingRun& run, RunFiles& files, TrainingObserver& observer,
 
 // The whole job: a TrainingRun from `options` (resumed when options.resume), its files in
 // options.out, trained to the end. Throws std::invalid_argument on bad options and
-// std::runtime_error when --resume finds no checkpoint.
+// std::runtime_error when --resume finds no checkpoint, or one made with other settings.
 TrainResult train_tgmm(const TrainOptions& options, TrainingObserver* observer = nullptr,
                        const std::atomic<bool>* stop = nullptr);
 

@@ -69,6 +69,19 @@ TrainingRun::TrainingRun(const TrainOptions& options, nn::Communicator& comm)
   nn::broadcast_parameters(model_, comm_);  // every replica starts from rank 0's bits
 }
 
+// The settings must be the checkpoint's (tools/train makes them so, or refuses with the flags
+// named); a model wired differently could otherwise take the same weights silently.
+void TrainingRun::check_checkpoint_settings() const {
+  const nn::Checkpoint saved = nn::read_checkpoint(options_.out);
+  const std::vector<std::string> differences = trajectory_differences(
+      saved_options(options_, saved.model_metadata, saved.training_metadata), options_);
+  if (differences.empty()) return;
+  std::string list;
+  for (const auto& d : differences) list += (list.empty() ? "" : "; ") + d;
+  throw std::runtime_error("--resume: the checkpoint in " + options_.out +
+                           " was trained with different settings: " + list);
+}
+
 void TrainingRun::resume() {
   std::string error;  // rank 0's, sent to every process so that all of them throw alike
   if (comm_.is_root()) {
@@ -76,6 +89,7 @@ void TrainingRun::resume() {
       if (!nn::checkpoint_exists(options_.out)) {
         throw std::runtime_error("--resume: no checkpoint in " + options_.out);
       }
+      check_checkpoint_settings();
       const nn::Checkpoint ckpt = nn::load_checkpoint(options_.out, model_, optimizer_);
       step_ = ckpt.step;
       data_gen_.set_state(ckpt.rng_states.at("data"));

@@ -76,8 +76,10 @@ class TrainingRun {
   TrainingRun& operator=(const TrainingRun&) = delete;
 
   // Continue from the checkpoint in options.out: the model, AdamW's moments, the step and the
-  // data generator's state come back bit for bit. Throws std::runtime_error when there is none.
-  // With P processes rank 0 reads it and sends it to the others (every process throws alike).
+  // data generator's state come back bit for bit. Throws std::runtime_error when there is none,
+  // or when the options differ from the checkpoint's in a setting that shapes the trajectory
+  // (trajectory_differences, train_options.h; each difference named). With P processes rank 0
+  // reads it and sends it to the others (every process throws alike).
   void resume();
 
   // One optimiser step at the scheduled learning rate: draw the step's tasks, then train_step.
@@ -118,6 +120,7 @@ class TrainingRun {
 
  private:
   void share_state_of_root();  // rank 0's step, data generator, model and optimiser to all
+  void check_checkpoint_settings() const;  // resume(): throws naming each differing setting
 
   TrainOptions options_;
   nn::Communicator& comm_;

@@ -1,7 +1,8 @@
 // test_train_flags.cpp — the training settings as typed flags (tools/lib/train_flags.h), parsed
 // in-process: the defaults are the default run, where a setting comes from (flag > config file >
-// recipe > default), TOML config keys (lists, floats, booleans, unknown keys, syntax errors),
-// the help listing every setting with its default, and the integer-list parser all programs use.
+// recipe > default), TOML config keys (lists, floats, booleans, unknown keys, syntax errors,
+// values of the wrong kind, the valid seeds of the config fuzz corpus), the help listing every
+// setting with its default, and the integer-list parser all programs use.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -312,4 +313,48 @@ TEST_CASE("integer lists are parsed once for every program") {
                     "--n: '4,0' is not a comma-separated list of positive integers");
   CHECK_THROWS_WITH(parse_int_list("", "--ks"), "--ks: empty list");
   CHECK(tg::tools::cli::format_int_list({2, 3, 4, 5}) == "2,3,4,5");
+}
+
+TEST_CASE("config values of the wrong kind are refused by key; what the file held is quoted") {
+  auto refused = [](const std::string& name, const std::string& text) {
+    const std::string path = write_toml(name, text);
+    const std::string message = refusal("--config " + path);
+    const std::string prefix = "config " + path + ": ";
+    return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : "[" + message + "]";
+  };
+  CHECK(refused("tg_kind_bool.toml", "layers = true\n") == "'layers' takes INT, not a boolean");
+  CHECK(refused("tg_kind_flag.toml", "resume = 1\n") == "'resume' must be true or false");
+  CHECK(refused("tg_kind_flag_text.toml", "resume = \"true\"\n") ==
+        "'resume' must be true or false");
+  CHECK(refused("tg_kind_list.toml", "layers = [2, 3]\n") ==
+        "'layers' takes one value, not a list");
+  CHECK(refused("tg_kind_floats.toml", "ks = [2.0, 3.5]\n") == "'ks' must be a list of integers");
+  CHECK(refused("tg_kind_nested.toml", "ks = [[2, 3]]\n") == "'ks' must be a list of integers");
+  CHECK(refused("tg_kind_table.toml", "layers = { value = 2 }\n") ==
+        "'layers' has an unsupported value type");
+  CHECK(refused("tg_kind_date.toml", "steps = 1979-05-27\n") ==
+        "'steps' has an unsupported value type");
+  CHECK(refused("tg_kind_nul.toml", "out = \"runs/a\\u0000b\"\n") ==
+        "'out' holds a NUL byte (\\u0000)");
+  CHECK(refused("tg_kind_key.toml", "\"a\\nb\" = 1\n") == "unknown key 'a\\x0ab'");
+  CHECK(refused("tg_kind_help.toml", "help = true\n") == "unknown key 'help'");
+  // A value the flag refuses is quoted the same way: at most 40 bytes, \xNN for the rest.
+  CHECK(refusal("--config " + write_toml("tg_kind_choice.toml", "loss = \"l\\u0001\"\n")) ==
+        "--loss: 'l\\x01' (expected sorted|hungarian)");
+  CHECK(refusal("--config " +
+                write_toml("tg_kind_long.toml", "layers = \"" + std::string(50, '7') + "x\"\n")) ==
+        "--layers: '" + std::string(40, '7') + "...' is not a valid number");
+  CHECK(tg::tools::cli::quote("a\tb\xff") == "'a\\x09b\\xff'");
+}
+
+TEST_CASE("every valid seed of the config fuzz corpus is accepted as tools/train reads it") {
+  const fs::path corpus = fs::path(TG_SOURCE_DIR) / "tests/fuzz/corpus/fuzz_config";
+  int seeds = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    if (entry.path().filename().string().rfind("valid-", 0) != 0) continue;
+    CAPTURE(entry.path().string());
+    CHECK(refusal("--config " + entry.path().string()) == "accepted");
+    ++seeds;
+  }
+  CHECK(seeds >= 10);
 }

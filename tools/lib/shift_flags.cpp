@@ -1,7 +1,6 @@
 // shift_flags.cpp — see shift_flags.h.
 #include "tools/lib/shift_flags.h"
 
-#include <sstream>
 #include <stdexcept>
 
 #include "gmm/mixture/tasks.h"
@@ -20,19 +19,6 @@ gmm::Shift parse_shift_flag(const std::string& text) {
   }
 }
 
-// A floating-point value at least `lo` (or above it, when strict): "must be >= 0".
-CLI::Validator at_least(double lo, bool strict) {
-  std::ostringstream bound;
-  bound << (strict ? "> " : ">= ") << lo;
-  return CLI::Validator(
-      [lo, strict, bound = bound.str()](std::string& text) -> std::string {
-        double v = 0;
-        if (!tools::cli::read_double(text, v)) return "'" + text + "' is not a valid number";
-        return (strict ? v > lo : v >= lo) ? "" : "must be " + bound + ", got " + text;
-      },
-      "");
-}
-
 }  // namespace
 
 void ShiftFlags::add_to(CLI::App& app, const std::string& phase_b_default) {
@@ -42,11 +28,11 @@ void ShiftFlags::add_to(CLI::App& app, const std::string& phase_b_default) {
                   "the prior (none), perturbed means, anisotropic components, or "
                   "the K = 2 phase transition");
   cli::add_number(app, "--perturbation", perturbation, "perturb: std S of the means' N(0, S^2 I)")
-      ->check(at_least(0, false));
+      ->check(cli::at_least(0, false));
   cli::add_number(app, "--phase-a", phase_a, "phase: separation sqrt((1 + sqrt(A)) ln N)")
-      ->check(at_least(0, false));
+      ->check(cli::at_least(0, false));
   cli::add_number(app, "--phase-b", phase_b, "phase: dimension d = floor(B N ln N) at each N")
-      ->check(at_least(0, true))
+      ->check(cli::at_least(0, true))
       ->default_str(phase_b_default);
 }
 

@@ -2,8 +2,10 @@
 #include "tools/lib/train_flags.h"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
+#include "nn/checkpoint.h"
 #include "tools/lib/cli.h"
 #include "tools/lib/toml_config.h"
 
@@ -40,7 +42,7 @@ DType parse_float_dtype(const std::string& name) {
 CLI::Validator device_check() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        return text == "cpu" || text == "cuda" ? "" : "'" + text + "' (expected cpu or cuda)";
+        return text == "cpu" || text == "cuda" ? "" : cli::quote(text) + " (expected cpu or cuda)";
       },
       "");
 }
@@ -48,7 +50,7 @@ CLI::Validator device_check() {
 CLI::Validator recipe_check() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        return text == "paper" ? "" : "unknown recipe '" + text + "' (expected paper)";
+        return text == "paper" ? "" : "unknown recipe " + cli::quote(text) + " (expected paper)";
       },
       "");
 }
@@ -69,6 +71,22 @@ std::string wrapped(const std::string& text, size_t width, const std::string& in
     start = end + 1;
   }
   return out + line;
+}
+
+// What --resume does with a setting (train_flags.h).
+enum class OnResume {
+  Same,   // shapes the trajectory: the checkpoint's value, and given, it must be that value
+  Saved,  // the run's length and reporting: the checkpoint's value unless given
+  Given,  // where the run runs: as given now
+};
+
+OnResume on_resume(const std::string& name) {
+  static const std::set<std::string> length = {"steps", "eval-every", "eval-n", "eval-tasks",
+                                               "checkpoint-every"};
+  static const std::set<std::string> place = {"threads", "out", "resume", "replica-check-every"};
+  if (length.count(name)) return OnResume::Saved;
+  if (place.count(name)) return OnResume::Given;
+  return OnResume::Same;
 }
 
 // The setting's member of a TrainOptions, or of its model, const or not.
@@ -175,7 +193,8 @@ void TrainFlags::add_output_settings() {
   text("out", "DIR", "where the run writes its files", Field<&TrainOptions::out>{});
   add("resume",
       app_.add_flag("--resume", options_.resume,
-                    "continue the run in --out from its last checkpoint"),
+                    "continue the run in --out from its last checkpoint, with its settings "
+                    "(below)"),
       Field<&TrainOptions::resume>{});
 }
 
@@ -242,7 +261,23 @@ TrainFlags::TrainFlags(CLI::App& app) : app_(app) {
               "gradients summed: the same run as one process, up to float summation order. "
               "Every process must be given the same settings (--threads aside: by default the "
               "cores of each machine divided among its processes).",
-              100, ""));
+              100, "") +
+      "\n\n" + wrapped(resume_summary(), 100, ""));
+}
+
+std::string TrainFlags::resume_summary() const {
+  std::string length, place;
+  for (const auto& s : settings_) {
+    if (on_resume(s.name) == OnResume::Saved) length += (length.empty() ? "--" : ", --") + s.name;
+    if (on_resume(s.name) == OnResume::Given && s.name != "resume") place += "--" + s.name + ", ";
+  }
+  return "--resume takes the checkpoint's settings: a model or training setting given again (flag, "
+         "config key or --recipe) must have its saved value, else the run is refused naming each "
+         "difference. " +
+         length + " may change (the checkpoint's unless given); " + place +
+         "--device are as given. The cosine schedule decays over --steps: with another --steps "
+         "the steps after the checkpoint follow the schedule of a run that long (the learning "
+         "rate moves to that schedule's value at the checkpoint's step).";
 }
 
 std::string TrainFlags::recipe_summary() const {
@@ -271,6 +306,52 @@ std::vector<std::pair<std::string, std::string>> TrainFlags::describe(const Trai
   for (const auto& s : settings_) text.emplace_back(s.name, s.text(o));
   text.emplace_back("device", device_name(o.device));
   return text;
+}
+
+std::vector<std::string> TrainFlags::names() const {
+  std::vector<std::string> names;
+  for (const auto& s : settings_) names.push_back(s.name);
+  return names;
+}
+
+std::string TrainFlags::value_of(const TrainOptions& o, const std::string& name) const {
+  for (const auto& s : settings_) {
+    if (s.name == name) return s.text(o);
+  }
+  throw std::logic_error("TrainFlags: no setting '" + name + "'");
+}
+
+bool TrainFlags::chosen(const Setting& s) const {
+  if (s.option->count() > 0) return true;
+  if (recipe_ != "paper") return false;
+  TrainOptions paper;
+  gmm::apply_paper_recipe(paper);
+  return s.text(paper) != s.text(TrainOptions{});
+}
+
+void TrainFlags::take_checkpoint_settings(TrainOptions& o) const {
+  const nn::Checkpoint checkpoint = nn::read_checkpoint(o.out);
+  TrainOptions saved;
+  try {
+    saved = gmm::saved_options(o, checkpoint.model_metadata, checkpoint.training_metadata);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("--resume: the checkpoint in " + o.out + ": " + e.what());
+  }
+  std::string differences;
+  for (const auto& s : settings_) {
+    const OnResume rule = on_resume(s.name);
+    if (rule == OnResume::Given || s.text(saved) == s.text(o)) continue;
+    if (!chosen(s)) {
+      s.copy(o, saved);
+    } else if (rule == OnResume::Same) {
+      differences += (differences.empty() ? "" : "; ") + s.name + " " + s.text(saved) +
+                     " (saved) vs " + s.text(o) + " (given)";
+    }
+  }
+  if (!differences.empty()) {
+    throw std::invalid_argument("--resume: the checkpoint in " + o.out +
+                                " was trained with different settings: " + differences);
+  }
 }
 
 // CLI11 reads the config file of the top-level App only. For a subcommand (tools/bench train)
@@ -303,13 +384,16 @@ TrainOptions TrainFlags::resolve() {
   } catch (const std::runtime_error& e) {
     throw std::invalid_argument(e.what());
   }
+  // Resuming: the checkpoint's settings (without one, the run refuses to start, exit code 1).
+  const bool resumed = o.resume && nn::checkpoint_exists(o.out);
+  if (resumed) take_checkpoint_settings(o);
   // The readouts' slots: the largest K unless given; the baselines: those of the covariance.
-  if (!given("k-max") && !o.model.ks.empty()) {
+  if (!resumed && !given("k-max") && !o.model.ks.empty()) {
     o.model.k_max = *std::max_element(o.model.ks.begin(), o.model.ks.end());
   }
   o.baselines = gmm::default_baselines(o.model.covariance);
   // Positions must cover training and evaluation lengths (the gpt2 backbone).
-  if (!given("positions")) {
+  if (!resumed && !given("positions")) {
     for (int64_t n : o.eval_ns) o.model.n_positions = std::max(o.model.n_positions, n);
     o.model.n_positions = std::max(o.model.n_positions, o.n);
   }

@@ -44,16 +44,17 @@ void add_options(CLI::App& app, Options& o) {
   cli::add_int_list(app, "--d", o.ds, "dimensions (not with --shift phase)", true);
   cli::add_int_list(app, "--ks", o.ks, "component counts (--shift phase: 2)", true);
   cli::add_int_list(app, "--n", o.ns, "points per task", true);
-  cli::add_number(app, "--tasks", o.tasks, "tasks per (K, N)")->check(CLI::PositiveNumber);
+  cli::add_number(app, "--tasks", o.tasks, "tasks per (K, N)")
+      ->check(cli::at_least(0, true, "POSITIVE"));
   cli::add_number(app, "--seed", o.seed, "random seed");
   cli::add_name_list(app, "--methods", o.methods, builtin_estimator_names(), "method",
                      "em-paper, em-strong, em-paper-diag, em-diag, spectral");
   cli::add_number(app, "--restarts", o.restarts, "restarts of em-strong and em-diag")
-      ->check(CLI::PositiveNumber);
+      ->check(cli::at_least(0, true, "POSITIVE"));
   o.shift.phase_b = kDefaultPhaseB;
   o.shift.add_to(app, cli::format_double(kDefaultPhaseB));
   cli::add_number(app, "--threads", o.threads, "threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::at_least(0, false, "NONNEGATIVE"));
   app.add_flag("--json", o.json, "print the records as JSON on stdout");
 }
 

@@ -90,7 +90,7 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--csv", o.csv, "points, comma-separated, optional header row")->required();
   tools::cli::add_number(app, "--k", o.k, "number of components")
       ->required()
-      ->check(CLI::PositiveNumber)
+      ->check(tools::cli::at_least(0, true, "POSITIVE"))
       ->default_str("");
   tools::cli::add_text(app, "--method", o.method, "METHOD", "the estimator")
       ->check(CLI::IsMember({"em-paper", "em-strong", "spectral", "tgmm"}));

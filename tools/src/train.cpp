@@ -5,8 +5,10 @@
 // the run itself is gmm::train_tgmm (gmm/tgmm/trainer.h). This program prints its progress
 // (tools/lib/progress.h), draws the plots after each evaluation and prints the final table.
 //
-// Exit codes: 0 done; 1 training diverged or failed; 2 bad flags or config; 130 stopped by
-// SIGINT/SIGTERM after saving a checkpoint (continue with --resume).
+// Exit codes: 0 done; 1 training diverged or failed, or --resume found no readable checkpoint;
+// 2 bad flags or config, or --resume with settings that contradict the checkpoint's (one line
+// naming each); 130 stopped by SIGINT/SIGTERM after saving a checkpoint at the current step
+// (continue with --resume: bit-identical to a run that never stopped, docs/reliability.md).
 //
 // As one of several processes (`mpirun -np P build/bin/train`, or `tools/train --procs P`;
 // docs/distributed.md) it first checks that every process was given the same settings
@@ -109,9 +111,12 @@ int main(int argc, char** argv) {
   nn::Communicator* comm = nullptr;
   try {
     options = flags.resolve();
-    comm = &nn::Communicator::world();  // MPI starts here when mpirun started us
-  } catch (const std::exception& e) {
+    comm = &nn::Communicator::world();        // MPI starts here when mpirun started us
+  } catch (const std::invalid_argument& e) {  // bad or contradicting settings
     return tools::cli::usage_error("train", e.what());
+  } catch (const std::exception& e) {  // the checkpoint to resume cannot be read
+    std::fprintf(stderr, "train: %s\n", e.what());
+    return 1;
   }
   if (auto exit_code = tools::check_processes(flags, options, *comm, "train")) return *exit_code;
   return train(options, *comm);

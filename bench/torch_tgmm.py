@@ -9,6 +9,8 @@ Parameter names follow the official module tree with Linear weights stored (out,
   task_embedding.weight (K_max, 128); read_in.{weight,bias}; backbone.wpe.weight (P, D);
   backbone.h.i.{ln_1,attn.c_attn,attn.c_proj,ln_2,mlp.c_fc,mlp.c_proj}.{weight,bias};
   backbone.ln_f.{weight,bias}; readouts.j.{queries, k_proj.weight, v_proj.weight}.
+A diagonal-covariance model (diag=True, `--covariance diag` in C++) has readouts of width
+K_max + 2d, the last d outputs of each slot being the scales' pre-activations (softplus).
 
 Benchmark (the PyTorch side of bench/compare; same step as `tools/bench train`: all tasks in one
 padded batch, one backbone pass, readouts per K, the paper's sorted loss, clip 1, AdamW):
@@ -95,15 +97,17 @@ class Backbone(nn.Module):
 
 
 class Readout(nn.Module):
-    """Attentive pooling: K_max learned queries over the valid positions."""
+    """Attentive pooling: K_max learned queries over the valid positions; E = K_max + d outputs
+    per slot, K_max + 2d with scales."""
 
-    def __init__(self, D, k_max, d):
+    def __init__(self, D, k_max, d, scales=False):
         super().__init__()
-        self.queries = nn.Parameter(torch.randn(k_max, k_max + d))
-        self.k_proj = nn.Linear(D, k_max + d, bias=False)
-        self.v_proj = nn.Linear(D, k_max + d, bias=False)
+        E = k_max + (2 * d if scales else d)
+        self.queries = nn.Parameter(torch.randn(k_max, E))
+        self.k_proj = nn.Linear(D, E, bias=False)
+        self.v_proj = nn.Linear(D, E, bias=False)
 
-    def forward(self, h, valid):  # h (B,N,D) -> (B,K_max,K_max+d)
+    def forward(self, h, valid):  # h (B,N,D) -> (B,K_max,E)
         keys = self.k_proj(h)  # (B,N,E)
         scores = keys @ self.queries.t()  # (B,N,K_max)
         scores = scores.masked_fill(~valid[:, :, None], float("-inf"))
@@ -112,13 +116,14 @@ class Readout(nn.Module):
 
 
 class TGMM(nn.Module):
-    def __init__(self, d, ks, D, L, H, n_max, k_max=5, causal=True, use_positions=True):
+    def __init__(self, d, ks, D, L, H, n_max, k_max=5, causal=True, use_positions=True,
+                 diag=False):
         super().__init__()
         self.d, self.ks, self.k_max = d, list(ks), k_max
         self.task_embedding = nn.Embedding(k_max, TASK_EMBD)
         self.read_in = nn.Linear(d + TASK_EMBD, D)
         self.backbone = Backbone(D, L, H, n_max, causal, use_positions)
-        self.readouts = nn.ModuleList([Readout(D, k_max, d) for _ in self.ks])
+        self.readouts = nn.ModuleList([Readout(D, k_max, d, scales=diag) for _ in self.ks])
         self.gpt2_init(L)
 
     def gpt2_init(self, L):

@@ -243,6 +243,20 @@ Checkpoint load_checkpoint(const std::string& dir, Module& model, Optimizer& opt
   return out;
 }
 
+Checkpoint read_checkpoint(const std::string& dir) {
+  const Paths paths(dir);
+  const SafetensorsFile model_file = read_safetensors(paths.model);
+  const auto [state_path, state_file] = partner_state(paths, model_file);
+  Checkpoint out;
+  split_training_state(state_file, state_path, out);
+  if (std::to_string(out.step) != required(state_file.metadata, "checkpoint.step", state_path)) {
+    fail(state_path, "'step' differs from its metadata");
+  }
+  out.model_metadata = without_reserved(model_file.metadata);
+  out.training_metadata = without_reserved(state_file.metadata);
+  return out;
+}
+
 bool checkpoint_exists(const std::string& dir) {
   const Paths paths(dir);
   return std::filesystem::exists(paths.model) &&

@@ -66,6 +66,10 @@ void save_checkpoint(const std::string& dir, const Module& model, const Optimize
 // (without the reserved "checkpoint." keys). Throws std::runtime_error naming the file on any
 // mismatch, changing nothing.
 Checkpoint load_checkpoint(const std::string& dir, Module& model, Optimizer& optimizer);
+// What load_checkpoint returns — step, generator states, metadata — from the same pair of files,
+// without a model or optimiser to load into: what a program reads to learn how the checkpoint
+// was made before it builds anything (tools/train --resume). Throws like load_checkpoint.
+Checkpoint read_checkpoint(const std::string& dir);
 // True when the model file and a training state exist in DIR (they may still fail to load).
 bool checkpoint_exists(const std::string& dir);
 

@@ -11,8 +11,10 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/op_registry.h"
+#include "private_tmpdir.h"
 
 int main(int argc, char** argv) {
+  const tg::testing::PrivateTmpdir tmpdir;  // a temporary folder of its own
   doctest::Context context(argc, argv);
   const int status = context.run();
   if (context.shouldExit() || argc > 1) return status;  // filtered or informational run

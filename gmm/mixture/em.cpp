@@ -5,7 +5,9 @@
 // all are done. The E-step works on the task's points transposed (d, N), so that its loops run
 // over points and vectorise, and accumulates the sufficient statistics around the current means
 // (sum r, sum r (x - mu), sum r (x - mu)^2), which keeps the diagonal variance free of the
-// cancellation of E[x^2] - E[x]^2.
+// cancellation of E[x^2] - E[x]^2. The diagonal and spherical variants share the E-step ("scaled":
+// a variance per component and coordinate; a spherical job keeps its d entries equal) and differ
+// only in the M-step, which averages the spherical variance over the coordinates.
 #include "gmm/mixture/em.h"
 
 #include <algorithm>
@@ -28,7 +30,7 @@ struct Job {
   int64_t length = 0, k = 0, d = 0;
   std::vector<double> weights;    // (K)
   std::vector<double> means;      // (K, d)
-  std::vector<double> variances;  // (K, d), diagonal covariance only
+  std::vector<double> variances;  // (K, d), diagonal and spherical only (spherical: rows constant)
   double log_likelihood = -kInf;  // average per point, of the current parameters once done
   int64_t iterations = 0;         // M-steps taken
   bool converged = false, done = false;
@@ -38,18 +40,18 @@ struct Job {
 struct Statistics {
   std::vector<double> count;   // (K)     sum_n r_nk
   std::vector<double> first;   // (K, d)  sum_n r_nk (x_n - mu_k)
-  std::vector<double> second;  // (K, d)  sum_n r_nk (x_n - mu_k)^2, diagonal only
+  std::vector<double> second;  // (K, d)  sum_n r_nk (x_n - mu_k)^2, scaled variants only
 };
 
 // E-step: the average log-likelihood per point of the job's parameters, and the statistics.
 // Every inner loop runs over the points n, contiguous in the transposed copy xt, so that the
 // compiler turns it into SIMD code (`omp simd reduction` lets it reorder the sums over points);
 // the (K, L) array `resp` holds log-joints, then responsibilities.
-double e_step(const Job& job, bool diagonal, Statistics& s) {
+double e_step(const Job& job, bool scaled, Statistics& s) {
   const int64_t K = job.k, d = job.d, L = job.length;
   s.count.assign(K, 0.0);
   s.first.assign(K * d, 0.0);
-  if (diagonal) s.second.assign(K * d, 0.0);
+  if (scaled) s.second.assign(K * d, 0.0);
   std::vector<double> resp(K * L);    // (K, L)
   std::vector<double> top(L, -kInf);  // (L) max_k of the log-joint
   std::vector<double> z(L, 0.0);      // (L) sum_k exp(log-joint - top)
@@ -61,8 +63,8 @@ double e_step(const Job& job, bool diagonal, Statistics& s) {
     for (int64_t n = 0; n < L; ++n) lp[n] = 0.0;
     for (int64_t c = 0; c < d; ++c) {
       const double mu = job.means[k * d + c], *xc = job.xt + c * job.stride;
-      const double precision = diagonal ? 1.0 / job.variances[k * d + c] : 1.0;
-      if (diagonal) log_prior -= 0.5 * std::log(job.variances[k * d + c]);
+      const double precision = scaled ? 1.0 / job.variances[k * d + c] : 1.0;
+      if (scaled) log_prior -= 0.5 * std::log(job.variances[k * d + c]);
       for (int64_t n = 0; n < L; ++n) lp[n] += (xc[n] - mu) * (xc[n] - mu) * precision;
     }
     for (int64_t n = 0; n < L; ++n) {
@@ -97,7 +99,7 @@ double e_step(const Job& job, bool diagonal, Statistics& s) {
     for (int64_t c = 0; c < d; ++c) {
       const double mu = job.means[k * d + c], *xc = job.xt + c * job.stride;
       double first = 0.0, second = 0.0;
-      if (diagonal) {
+      if (scaled) {
 #pragma omp simd reduction(+ : first, second)
         for (int64_t n = 0; n < L; ++n) {
           first += r[n] * (xc[n] - mu);
@@ -115,28 +117,33 @@ double e_step(const Job& job, bool diagonal, Statistics& s) {
 }
 
 // M-step from the statistics. A component with no responsibility at all keeps its mean.
-void m_step(Job& job, bool diagonal, const Statistics& s) {
+void m_step(Job& job, Covariance covariance, const Statistics& s) {
   const int64_t d = job.d;
   for (int64_t k = 0; k < job.k; ++k) {
     const double nk = s.count[k];
     job.weights[k] = nk / static_cast<double>(job.length);
     if (nk <= 0.0) continue;
+    double mean_variance = 0.0;  // spherical: (1/d) sum_c of the coordinate variances
     for (int64_t c = 0; c < d; ++c) {
       const double shift = s.first[k * d + c] / nk;  // new mean - old mean
       job.means[k * d + c] += shift;
-      if (diagonal) {
-        const double var = s.second[k * d + c] / nk - shift * shift;
-        job.variances[k * d + c] = std::max(var, kVarianceFloor);
-      }
+      if (covariance == Covariance::Unit) continue;
+      const double var = s.second[k * d + c] / nk - shift * shift;
+      job.variances[k * d + c] = std::max(var, kVarianceFloor);
+      mean_variance += var / static_cast<double>(d);
+    }
+    if (covariance == Covariance::Spherical) {
+      const double var = std::max(mean_variance, kVarianceFloor);
+      std::fill(job.variances.begin() + k * d, job.variances.begin() + (k + 1) * d, var);
     }
   }
 }
 
 // One iteration: E-step; stop if converged or out of iterations, else M-step.
 void advance(Job& job, const EmOptions& options) {
-  const bool diagonal = options.covariance == Covariance::Diagonal;
+  const bool scaled = options.covariance != Covariance::Unit;
   Statistics s;
-  const double ll = e_step(job, diagonal, s);
+  const double ll = e_step(job, scaled, s);
   if (options.record_trace) job.trace.push_back(ll);
   const bool converged =
       job.iterations > 0 && std::abs(ll - job.log_likelihood) < options.tolerance;
@@ -146,7 +153,7 @@ void advance(Job& job, const EmOptions& options) {
     job.done = true;
     return;
   }
-  m_step(job, diagonal, s);
+  m_step(job, options.covariance, s);
   ++job.iterations;
 }
 
@@ -230,7 +237,7 @@ Inputs check_inputs(const char* op, const Tensor& x, const Tensor& lengths, cons
   return in;
 }
 
-Job make_job(const Inputs& in, int64_t b, bool diagonal) {
+Job make_job(const Inputs& in, int64_t b, bool scaled) {
   const int64_t N = in.x.size(1), d = in.x.size(2);
   Job job;
   job.x = in.x.data<double>() + b * N * d;
@@ -241,18 +248,30 @@ Job make_job(const Inputs& in, int64_t b, bool diagonal) {
   job.d = d;
   job.weights.assign(job.k, 1.0 / static_cast<double>(job.k));
   job.means.assign(job.k * d, 0.0);
-  if (diagonal) job.variances.assign(job.k * d, 1.0);
+  if (scaled) job.variances.assign(job.k * d, 1.0);
   return job;
 }
 
+// Component k's starting variances from its scales (d): their squares, floored; a spherical
+// job starts from their mean, so that its row is constant.
+void set_start_variances(Job& job, int64_t k, const double* scales, Covariance covariance) {
+  const int64_t d = job.d;
+  double mean_square = 0.0;
+  for (int64_t c = 0; c < d; ++c) mean_square += scales[c] * scales[c] / static_cast<double>(d);
+  for (int64_t c = 0; c < d; ++c) {
+    const double square = covariance == Covariance::Spherical ? mean_square : scales[c] * scales[c];
+    job.variances[k * d + c] = std::max(square, kVarianceFloor);
+  }
+}
+
 // Pick each task's best restart and lay the results out as padded tensors.
-EmResult collect(const Inputs& in, std::vector<Job>& jobs, int64_t restarts, bool diagonal,
+EmResult collect(const Inputs& in, std::vector<Job>& jobs, int64_t restarts, bool scaled,
                  bool trace) {
   const int64_t B = static_cast<int64_t>(in.ks.size()), d = in.x.size(2), Kmax = in.k_max;
   EmResult r;
   r.weights = zeros({B, Kmax}, DType::F64);
   r.means = zeros({B, Kmax, d}, DType::F64);
-  if (diagonal) r.scales = zeros({B, Kmax, d}, DType::F64);
+  if (scaled) r.scales = zeros({B, Kmax, d}, DType::F64);
   r.log_likelihood = empty({B}, DType::F64);
   r.iterations = empty({B}, DType::I64);
   r.converged = empty({B}, DType::I64);
@@ -264,7 +283,7 @@ EmResult collect(const Inputs& in, std::vector<Job>& jobs, int64_t restarts, boo
     const Job& job = jobs[best];
     std::copy(job.weights.begin(), job.weights.end(), r.weights.data<double>() + b * Kmax);
     std::copy(job.means.begin(), job.means.end(), r.means.data<double>() + b * Kmax * d);
-    if (diagonal) {
+    if (scaled) {
       double* s = r.scales.data<double>() + b * Kmax * d;
       for (size_t i = 0; i < job.variances.size(); ++i) s[i] = std::sqrt(job.variances[i]);
     }
@@ -280,18 +299,38 @@ EmResult collect(const Inputs& in, std::vector<Job>& jobs, int64_t restarts, boo
 
 }  // namespace
 
+const char* covariance_name(Covariance covariance) {
+  switch (covariance) {
+    case Covariance::Unit:
+      return "unit";
+    case Covariance::Spherical:
+      return "spherical";
+    case Covariance::Diagonal:
+      return "diag";
+  }
+  return "?";
+}
+
+Covariance parse_covariance(const std::string& name) {
+  for (Covariance c : {Covariance::Unit, Covariance::Spherical, Covariance::Diagonal}) {
+    if (name == covariance_name(c)) return c;
+  }
+  throw std::invalid_argument("unknown covariance '" + name +
+                              "' (expected unit, spherical or diag)");
+}
+
 EmResult em_fit(const Tensor& x, const Tensor& lengths, const Tensor& ks, int64_t k_max,
                 const EmOptions& options, Generator& gen) {
   const Inputs in = check_inputs("em_fit", x, lengths, ks, k_max);
   if (options.restarts < 1) throw std::invalid_argument("em_fit: restarts must be >= 1");
-  const bool diagonal = options.covariance == Covariance::Diagonal;
+  const bool scaled = options.covariance != Covariance::Unit;
   const int64_t B = static_cast<int64_t>(in.ks.size()), R = options.restarts;
   std::vector<uint64_t> seeds(B * R);
   for (auto& s : seeds) s = gen.next_u64();  // in job order: independent of the thread count
   std::vector<Job> jobs(B * R);
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t j = 0; j < B * R; ++j) {
-    jobs[j] = make_job(in, j / R, diagonal);
+    jobs[j] = make_job(in, j / R, scaled);
     Generator job_gen(seeds[j]);
     if (options.init == EmInit::KMeansPlusPlus) {
       kmeans_plus_plus(jobs[j], job_gen);
@@ -300,7 +339,7 @@ EmResult em_fit(const Tensor& x, const Tensor& lengths, const Tensor& ks, int64_
     }
   }
   em_iterate(jobs, options);
-  return collect(in, jobs, R, diagonal, options.record_trace);
+  return collect(in, jobs, R, scaled, options.record_trace);
 }
 
 EmResult em_fit(const TaskBatch& batch, const EmOptions& options, Generator& gen) {
@@ -320,26 +359,25 @@ EmResult em_run(const Tensor& x, const Tensor& lengths, const Tensor& ks, const 
     throw std::invalid_argument("em_run: start shapes " + weights0.describe() + ", " +
                                 means0.describe() + " do not match x " + x.describe());
   }
-  const bool diagonal = options.covariance == Covariance::Diagonal;
+  const bool scaled = options.covariance != Covariance::Unit;
   const Tensor w0 = weights0.to(DType::F64).contiguous(), m0 = means0.to(DType::F64).contiguous();
   const Tensor s0 = scales0.defined() ? scales0.to(DType::F64).contiguous() : Tensor();
   std::vector<Job> jobs;
   for (int64_t b = 0; b < B; ++b) {
-    Job job = make_job(in, b, diagonal);
+    Job job = make_job(in, b, scaled);
     for (int64_t k = 0; k < job.k; ++k) {
       job.weights[k] = w0.data<double>()[b * Kmax + k];
       for (int64_t c = 0; c < d; ++c) {
         job.means[k * d + c] = m0.data<double>()[(b * Kmax + k) * d + c];
-        if (diagonal && s0.defined()) {
-          const double s = s0.data<double>()[(b * Kmax + k) * d + c];
-          job.variances[k * d + c] = std::max(s * s, kVarianceFloor);
-        }
+      }
+      if (scaled && s0.defined()) {
+        set_start_variances(job, k, s0.data<double>() + (b * Kmax + k) * d, options.covariance);
       }
     }
     jobs.push_back(std::move(job));
   }
   em_iterate(jobs, options);
-  return collect(in, jobs, 1, diagonal, options.record_trace);
+  return collect(in, jobs, 1, scaled, options.record_trace);
 }
 
 }  // namespace tg::gmm

@@ -6,6 +6,9 @@
 // Diagonal-covariance variant (anisotropic tasks): N(x; mu_k, diag(sigma_k^2)), with the extra
 // M-step sigma_kj^2 = sum_n r_nk (x_nj - mu_kj)^2 / sum_n r_nk, floored at kVarianceFloor (a
 // constrained maximisation, so the likelihood still never decreases).
+// Spherical variant (one variance per component): N(x; mu_k, s_k^2 I), with the M-step
+// s_k^2 = sum_n r_nk ||x_n - mu_k||^2 / (d sum_n r_nk) — the mean over coordinates of the diagonal
+// variances — floored the same way. It is returned as scales with d equal entries per component.
 //
 // Variants (docs/gmm-baselines.md):
 //   paper   means N(0, I), uniform weights, one start, <= 100 iterations, stop when the average
@@ -28,6 +31,7 @@
 #pragma once
 #include <bit>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gmm/mixture/tasks.h"
@@ -36,7 +40,11 @@
 namespace tg::gmm {
 
 enum class EmInit { Standard, KMeansPlusPlus };  // Standard: means N(0, I), uniform weights
-enum class Covariance { Unit, Diagonal };
+enum class Covariance { Unit, Spherical, Diagonal };
+// "unit" | "spherical" | "diag" <-> Covariance; parse_covariance throws std::invalid_argument
+// on other names.
+const char* covariance_name(Covariance covariance);
+Covariance parse_covariance(const std::string& name);
 
 inline constexpr double kVarianceFloor = 1e-6;
 
@@ -61,7 +69,7 @@ struct EmOptions {
 struct EmResult {
   Tensor weights;         // (B, Kmax)
   Tensor means;           // (B, Kmax, d)
-  Tensor scales;          // (B, Kmax, d) per-coordinate std; Covariance::Diagonal only
+  Tensor scales;          // (B, Kmax, d) per-coordinate std; Diagonal and Spherical only
   Tensor log_likelihood;  // (B)  average log-likelihood per point of the returned parameters
   Tensor iterations;      // (B)  i64, M-steps taken by the returned (best) start
   Tensor converged;       // (B)  i64, 1 if the tolerance was met before max_iterations
@@ -106,7 +114,8 @@ EmResult em_fit(const Tensor& x, const Tensor& lengths, const Tensor& ks, int64_
 EmResult em_fit(const TaskBatch& batch, const EmOptions& options, Generator& gen);
 
 // Run EM from a given start (one start per task; options.init and restarts are ignored):
-// weights0 (B, Kmax), means0 (B, Kmax, d), scales0 (B, Kmax, d) or undefined (= ones).
+// weights0 (B, Kmax), means0 (B, Kmax, d), scales0 (B, Kmax, d) or undefined (= ones); a
+// spherical run starts each component from the mean of its squared scales.
 EmResult em_run(const Tensor& x, const Tensor& lengths, const Tensor& ks, const Tensor& weights0,
                 const Tensor& means0, const Tensor& scales0, const EmOptions& options);
 

@@ -113,23 +113,65 @@ Tensor most_probable_component(const Tensor& x, const Tensor& weights, const Ten
   return from_indices(best);
 }
 
+namespace {
+
+std::string describe_or_undefined(const Tensor& t) {
+  return t.defined() ? t.describe() : std::string("undefined");
+}
+
+void check_task_inputs(const Estimate& estimate, const Tensor& true_weights,
+                       const Tensor& true_means, const Tensor& x, const Tensor& labels,
+                       const Tensor& true_scales) {
+  const bool ok = estimate.weights.defined() && estimate.means.defined() &&
+                  estimate.weights.shape() == true_weights.shape() &&
+                  estimate.means.shape() == true_means.shape() &&
+                  (!estimate.scales.defined() || estimate.scales.shape() == true_means.shape()) &&
+                  (!true_scales.defined() || true_scales.shape() == true_means.shape()) &&
+                  labels.dim() == 1 && labels.size(0) == x.size(0);
+  if (!ok) {
+    throw std::invalid_argument("task_metrics: estimate " +
+                                describe_or_undefined(estimate.weights) + ", " +
+                                describe_or_undefined(estimate.means) + " does not match truth " +
+                                true_weights.describe() + ", " + true_means.describe());
+  }
+}
+
+// (1/(K d)) sum ||sigma_hat - sigma||^2 over the aligned scales (K, d); sigma = 1 when undefined.
+double scale_error(const Tensor& aligned_scales, const Tensor& true_scales) {
+  const std::vector<double> s_hat = aligned_scales.to_vector();
+  const std::vector<double> s =
+      true_scales.defined() ? true_scales.to_vector() : std::vector<double>(s_hat.size(), 1.0);
+  double total = 0.0;
+  for (size_t i = 0; i < s.size(); ++i) total += (s_hat[i] - s[i]) * (s_hat[i] - s[i]);
+  return total / static_cast<double>(s.size());
+}
+
+// The fraction of points whose most probable estimated component, mapped through the
+// assignment, is their true label.
+double accuracy(const Estimate& estimate, const Tensor& x, const Tensor& labels,
+                const std::vector<int64_t>& assignment) {
+  const Tensor predicted = most_probable_component(x, estimate.weights, estimate.means,
+                                                   estimate.scales);  // (L) estimated components
+  const int64_t* p = predicted.data<int64_t>();
+  const std::vector<double> truth = labels.to_vector();
+  int64_t correct = 0;
+  for (int64_t n = 0; n < x.size(0); ++n) {
+    correct += assignment[p[n]] == static_cast<int64_t>(truth[n]) ? 1 : 0;
+  }
+  return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, x.size(0)));
+}
+
+}  // namespace
+
 TaskMetrics task_metrics(const Estimate& estimate, const Tensor& true_weights,
-                         const Tensor& true_means, const Tensor& x, const Tensor& labels) {
+                         const Tensor& true_means, const Tensor& x, const Tensor& labels,
+                         const Tensor& true_scales) {
   TaskMetrics m;
   if (!estimate.ok) {
     m.failure = estimate.failure.empty() ? "estimator failed" : estimate.failure;
     return m;
   }
-  if (!estimate.weights.defined() || !estimate.means.defined() ||
-      estimate.weights.shape() != true_weights.shape() ||
-      estimate.means.shape() != true_means.shape() || labels.dim() != 1 ||
-      labels.size(0) != x.size(0)) {
-    throw std::invalid_argument(
-        "task_metrics: estimate " +
-        (estimate.weights.defined() ? estimate.weights.describe() : std::string("undefined")) +
-        ", " + (estimate.means.defined() ? estimate.means.describe() : std::string("undefined")) +
-        " does not match truth " + true_weights.describe() + ", " + true_means.describe());
-  }
+  check_task_inputs(estimate, true_weights, true_means, x, labels, true_scales);
   if (!all_finite(estimate.weights) || !all_finite(estimate.means) ||
       (estimate.scales.defined() && !all_finite(estimate.scales))) {
     m.failure = "non-finite estimate";
@@ -145,17 +187,13 @@ TaskMetrics task_metrics(const Estimate& estimate, const Tensor& true_weights,
   for (int64_t k = 0; k < K; ++k) m.weight_error += (pi_hat[k] - pi[k]) * (pi_hat[k] - pi[k]);
   m.weight_error /= static_cast<double>(K);
   m.l2_error = m.mean_error + m.weight_error;
-  m.log_likelihood = mixture_log_likelihood(x, estimate.weights, estimate.means, estimate.scales);
-  const Tensor predicted = most_probable_component(x, estimate.weights, estimate.means,
-                                                   estimate.scales);  // (L) estimated components
-  const int64_t* p = predicted.data<int64_t>();
-  const std::vector<double> truth = labels.to_vector();
-  int64_t correct = 0;
-  for (int64_t n = 0; n < x.size(0); ++n) {
-    correct += assignment[p[n]] == static_cast<int64_t>(truth[n]) ? 1 : 0;
+  if (estimate.scales.defined()) {
+    m.scale_error = scale_error(align_components(estimate.scales, assignment), true_scales);
   }
-  m.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, x.size(0)));
-  for (double v : {m.mean_error, m.weight_error, m.log_likelihood, m.accuracy}) {
+  m.log_likelihood = mixture_log_likelihood(x, estimate.weights, estimate.means, estimate.scales);
+  m.accuracy = accuracy(estimate, x, labels, assignment);
+  for (double v :
+       {m.mean_error, m.weight_error, m.log_likelihood, m.accuracy, m.scale_error.value_or(0.0)}) {
     if (!std::isfinite(v)) {
       m.failure = "non-finite metric";
       return m;
@@ -184,12 +222,13 @@ Summary summarize(std::vector<double> values) {
 }
 
 MetricsSummary aggregate(const std::vector<TaskMetrics>& tasks) {
-  std::vector<double> mean_error, weight_error, l2_error, log_likelihood, accuracy;
+  std::vector<double> mean_error, weight_error, l2_error, log_likelihood, accuracy, scale_error;
   MetricsSummary out;
   out.tasks = static_cast<int64_t>(tasks.size());
   for (const auto& t : tasks) {
     if (!t.ok) {
       ++out.failures;
+      ++out.failure_reasons[t.failure];
       continue;
     }
     mean_error.push_back(t.mean_error);
@@ -197,12 +236,14 @@ MetricsSummary aggregate(const std::vector<TaskMetrics>& tasks) {
     l2_error.push_back(t.l2_error);
     log_likelihood.push_back(t.log_likelihood);
     accuracy.push_back(t.accuracy);
+    if (t.scale_error) scale_error.push_back(*t.scale_error);
   }
   out.mean_error = summarize(std::move(mean_error));
   out.weight_error = summarize(std::move(weight_error));
   out.l2_error = summarize(std::move(l2_error));
   out.log_likelihood = summarize(std::move(log_likelihood));
   out.accuracy = summarize(std::move(accuracy));
+  out.scale_error = summarize(std::move(scale_error));
   return out;
 }
 

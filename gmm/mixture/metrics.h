@@ -12,6 +12,8 @@
 //   mean error      (1/(K d)) sum_k ||mu_hat_k - mu_k||^2         (aligned)
 //   weight error    (1/K) sum_k (pi_hat_k - pi_k)^2                 (aligned)
 //   l2 error        mean error + weight error                       (the paper's headline)
+//   scale error     (1/(K d)) sum_k ||sigma_hat_k - sigma_k||^2     (aligned; only for an
+//                   estimate with scales; sigma = 1 on a task without true scales)
 //   log-likelihood  (1/L) sum_n log sum_k pi_hat_k N(x_n; mu_hat_k, I)  (diag(scales^2) when the
 //                   estimate has scales)
 //   accuracy        fraction of points whose most probable estimated component, mapped through
@@ -20,6 +22,8 @@
 // failed task is counted, never averaged.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,10 +59,13 @@ struct TaskMetrics {
   bool ok = false;
   std::string failure;
   double mean_error = 0, weight_error = 0, l2_error = 0, log_likelihood = 0, accuracy = 0;
+  std::optional<double> scale_error;  // when the estimate has scales
 };
-// x (L, d) the task's points, labels (L) i64, true weights (K), true means (K, d).
+// x (L, d) the task's points, labels (L) i64, true weights (K), true means (K, d), true scales
+// (K, d) or undefined for a unit-variance task.
 TaskMetrics task_metrics(const Estimate& estimate, const Tensor& true_weights,
-                         const Tensor& true_means, const Tensor& x, const Tensor& labels);
+                         const Tensor& true_means, const Tensor& x, const Tensor& labels,
+                         const Tensor& true_scales = Tensor());
 
 // Mean, standard deviation (population, ddof = 0) and median of some values; NaN when empty.
 struct Summary {
@@ -69,7 +76,9 @@ Summary summarize(std::vector<double> values);
 
 struct MetricsSummary {
   Summary mean_error, weight_error, l2_error, log_likelihood, accuracy;  // successful tasks only
+  Summary scale_error;  // the successful tasks whose estimate has scales (count 0: none has)
   int64_t failures = 0, tasks = 0;
+  std::map<std::string, int64_t> failure_reasons;  // why tasks failed: reason -> tasks
 };
 MetricsSummary aggregate(const std::vector<TaskMetrics>& tasks);
 

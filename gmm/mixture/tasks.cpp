@@ -177,12 +177,31 @@ Tensor TaskBatch::valid_mask(DType dtype) const {
   return lt(positions.expand({batch_size(), n()}), valid_lengths).to(dtype);  // (B, N)
 }
 
+TaskRange split_range(int64_t total, int part, int parts) {
+  if (parts < 1 || part < 0 || part >= parts || total < 0) {
+    throw std::invalid_argument("split_range: part " + std::to_string(part) + " of " +
+                                std::to_string(parts) + " is not a part");
+  }
+  const int64_t first = part * total / parts, end = (part + 1) * total / parts;
+  return {first, end - first};
+}
+
 TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen) {
+  return sample_tasks(cfg, gen, TaskRange{0, cfg.batch_size()});
+}
+
+TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen, TaskRange range) {
   const int64_t k_max =
       cfg.k_max > 0 ? cfg.k_max
                     : (cfg.ks.empty() ? 0 : *std::max_element(cfg.ks.begin(), cfg.ks.end()));
   check_config(cfg, k_max);
-  const int64_t per_k = cfg.tasks_per_k, B = per_k * static_cast<int64_t>(cfg.ks.size());
+  const int64_t per_k = cfg.tasks_per_k, whole = cfg.batch_size();
+  if (range.first < 0 || range.count < 0 || range.first + range.count > whole) {
+    throw std::invalid_argument("sample_tasks: tasks [" + std::to_string(range.first) + ", " +
+                                std::to_string(range.first + range.count) +
+                                ") do not lie within the batch of " + std::to_string(whole));
+  }
+  const int64_t B = range.count, first = range.first;
   const int64_t N = cfg.n, d = cfg.d;
   const bool anisotropic = cfg.shift == Shift::Anisotropic;
 
@@ -195,13 +214,14 @@ TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen) {
   Tensor ks = empty({B}, DType::I64);         // (B)
   Tensor labels = empty({B, N}, DType::I64);  // (B, N)
 
-  // Seeds drawn in task order keep the batch independent of the thread count.
-  std::vector<uint64_t> seeds(B);
+  // Seeds drawn in task order, for the whole batch, keep the batch independent of the thread
+  // count and let a range hold exactly the whole batch's tasks at its positions.
+  std::vector<uint64_t> seeds(whole);
   for (auto& s : seeds) s = gen.next_u64();
   int64_t* ks_data = ks.data<int64_t>();
   double* mask_data = mask.data<double>();
   for (int64_t b = 0; b < B; ++b) {
-    ks_data[b] = cfg.ks[b / per_k];
+    ks_data[b] = cfg.ks[(first + b) / per_k];
     for (int64_t j = 0; j < ks_data[b]; ++j) mask_data[b * k_max + j] = 1.0;
   }
 
@@ -215,7 +235,7 @@ TaskBatch sample_tasks(const TaskConfig& cfg, Generator& gen) {
                     labels.data<int64_t>() + b * N,
                     lengths.data<int64_t>() + b};
     try {
-      draw_task(cfg, ks_data[b], seeds[b], slots);
+      draw_task(cfg, ks_data[b], seeds[first + b], slots);
     } catch (const std::exception& e) {
 #pragma omp critical
       error = e.what();
@@ -243,6 +263,9 @@ Tensor task_weights(const TaskBatch& batch, int64_t b) {
 }
 Tensor task_means(const TaskBatch& batch, int64_t b) {
   return batch.means.select(0, b).narrow(0, 0, batch.k(b));
+}
+Tensor task_scales(const TaskBatch& batch, int64_t b) {
+  return batch.scales.defined() ? batch.scales.select(0, b).narrow(0, 0, batch.k(b)) : Tensor();
 }
 Tensor task_labels(const TaskBatch& batch, int64_t b) {
   return batch.labels.select(0, b).narrow(0, 0, batch.length(b));

@@ -18,7 +18,9 @@
 //
 // Reproducibility: the batch is a function of the generator's state and the config only. Each
 // task draws from its own Generator, seeded in task order from the caller's generator, so the
-// result does not depend on the number of threads.
+// result does not depend on the number of threads. The same seeding lets a process draw only a
+// block of a batch's positions (a TaskRange: its share of a data-parallel step) and get exactly
+// those tasks of the whole batch, the caller's generator advanced as by the whole draw.
 //
 // Dimension letters: B tasks in the batch, N points per task (padded length), d dimension,
 // Kmax padded component count.
@@ -48,6 +50,9 @@ struct TaskConfig {
   double perturbation_std = 0.0;  // s, for Shift::MeanPerturbation
   double phase_a = 1.0;           // a, for Shift::PhaseTransition
   DType dtype = DType::F32;       // dtype of x, weights, means, component_mask, scales
+
+  // B, the tasks of a whole batch: tasks_per_k for each K.
+  int64_t batch_size() const { return tasks_per_k * static_cast<int64_t>(ks.size()); }
 };
 
 // Every tensor is contiguous on the CPU; B = ks.size() * tasks_per_k.
@@ -76,10 +81,26 @@ struct TaskBatch {
 // the cosine filter is found (e.g. d = 1 with K >= 3, where none exists).
 TaskBatch sample_tasks(const TaskConfig& config, Generator& gen);
 
-// Task b's valid points (L, d), weights (K), means (K, d), labels (L) as views / copies.
+// A block of task positions of a batch: [first, first + count).
+struct TaskRange {
+  int64_t first = 0;
+  int64_t count = 0;
+};
+// Block `part` of `parts` near-equal contiguous blocks of `total` positions:
+// [part * total / parts, (part + 1) * total / parts). The blocks of parts = 0..parts-1 tile
+// [0, total) in order.
+TaskRange split_range(int64_t total, int part, int parts);
+// The tasks at positions `range` of the batch sample_tasks(config, gen) would draw, bit for bit
+// (B = range.count, in position order), advancing `gen` exactly as that whole draw does. Throws
+// std::invalid_argument when the range does not lie within the batch.
+TaskBatch sample_tasks(const TaskConfig& config, Generator& gen, TaskRange range);
+
+// Task b's valid points (L, d), weights (K), means (K, d), scales (K, d; undefined unless the
+// batch is anisotropic), labels (L) as views / copies.
 Tensor task_points(const TaskBatch& batch, int64_t b);
 Tensor task_weights(const TaskBatch& batch, int64_t b);
 Tensor task_means(const TaskBatch& batch, int64_t b);
+Tensor task_scales(const TaskBatch& batch, int64_t b);
 Tensor task_labels(const TaskBatch& batch, int64_t b);
 
 // A one-task batch around user data x (N, d) with K components: the ground truth is unknown, so

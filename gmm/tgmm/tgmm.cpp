@@ -28,6 +28,14 @@ std::vector<int64_t> split_ints(const std::string& s) {
   return out;
 }
 constexpr double kMaskedLogit = -1e9;  // slots >= K: exp() is exactly 0, 0 * logit stays finite
+
+// softplus(v) = log(1 + e^v) = logsumexp(0, v): stable for any v, and its gradient is the
+// logsumexp's softmax weight of v, sigmoid(v).
+ag::Variable softplus(const ag::Variable& v) {
+  const int64_t last = v.dim();
+  const ag::Variable zero(zeros(v.shape(), v.dtype()).to(v.device()));
+  return ag::logsumexp(ag::stack({zero, v}, last), {last});
+}
 }  // namespace
 
 const char* weight_head_name(WeightHead head) {
@@ -38,6 +46,16 @@ WeightHead parse_weight_head(const std::string& name) {
   if (name == "average") return WeightHead::Average;
   if (name == "slot") return WeightHead::Slot;
   throw std::invalid_argument("unknown weight head '" + name + "' (expected average or slot)");
+}
+
+Covariance parse_model_covariance(const std::string& name) {
+  if (name == "unit") return Covariance::Unit;
+  if (name == "diag") return Covariance::Diagonal;
+  throw std::invalid_argument("unknown covariance '" + name + "' (expected unit or diag)");
+}
+
+int64_t TgmmConfig::readout_width() const {
+  return k_max + (covariance == Covariance::Diagonal ? 2 * d : d);
 }
 
 void TgmmConfig::validate() const {
@@ -55,17 +73,19 @@ void TgmmConfig::validate() const {
 }
 
 std::map<std::string, std::string> TgmmConfig::to_metadata() const {
-  return {{"model", "tgmm"},
-          {"d", std::to_string(d)},
-          {"ks", join(ks)},
-          {"k_max", std::to_string(k_max)},
-          {"embd", std::to_string(embd)},
-          {"layers", std::to_string(layers)},
-          {"heads", std::to_string(heads)},
-          {"n_positions", std::to_string(n_positions)},
-          {"backbone", backbone},
-          {"weight_head", weight_head_name(weight_head)},
-          {"dtype", dtype_name(dtype)}};
+  std::map<std::string, std::string> metadata = {{"model", "tgmm"},
+                                                 {"d", std::to_string(d)},
+                                                 {"ks", join(ks)},
+                                                 {"k_max", std::to_string(k_max)},
+                                                 {"embd", std::to_string(embd)},
+                                                 {"layers", std::to_string(layers)},
+                                                 {"heads", std::to_string(heads)},
+                                                 {"n_positions", std::to_string(n_positions)},
+                                                 {"backbone", backbone},
+                                                 {"weight_head", weight_head_name(weight_head)},
+                                                 {"dtype", dtype_name(dtype)}};
+  if (covariance == Covariance::Diagonal) metadata["covariance"] = covariance_name(covariance);
+  return metadata;
 }
 
 TgmmConfig TgmmConfig::from_metadata(const std::map<std::string, std::string>& metadata) {
@@ -95,6 +115,8 @@ TgmmConfig TgmmConfig::from_metadata(const std::map<std::string, std::string>& m
   }
   c.backbone = get("backbone");
   c.weight_head = parse_weight_head(get("weight_head"));
+  const auto covariance = metadata.find("covariance");
+  if (covariance != metadata.end()) c.covariance = parse_model_covariance(covariance->second);
   c.dtype = get("dtype") == "f64" ? DType::F64 : DType::F32;
   c.validate();
   return c;
@@ -103,7 +125,7 @@ TgmmConfig TgmmConfig::from_metadata(const std::map<std::string, std::string>& m
 TgmmModel::TgmmModel(const TgmmConfig& config, Generator& gen) : config_(config) {
   config_.validate();
   const DType dt = config_.dtype;
-  const int64_t E = config_.k_max + config_.d;
+  const int64_t E = config_.readout_width();
   task_embedding_ = register_module(
       "task_embedding", std::make_shared<nn::Embedding>(config_.k_max, TgmmConfig::kTaskEmbedding,
                                                         gen, nn::EmbeddingOptions{1.0, dt}));
@@ -201,7 +223,7 @@ ag::Variable TgmmModel::readouts(const ag::Variable& h, const Tensor& valid,
   return ag::index_select(o, 0, from_indices(inverse));
 }
 
-TgmmOutput TgmmModel::heads(const ag::Variable& o, const Tensor& ks) const {
+ag::Variable TgmmModel::weight_logits(const ag::Variable& o, const Tensor& ks) const {
   const TgmmConfig& c = config_;
   const int64_t B = o.size(0), Km = c.k_max;
   ag::Variable weight_part = ag::narrow(o, 2, 0, Km);  // (B, Kmax, Kmax)
@@ -216,8 +238,16 @@ TgmmOutput TgmmModel::heads(const ag::Variable& o, const Tensor& ks) const {
   }
   const Tensor slot = arange(Km, DType::F64).unsqueeze(0);                           // (1, Kmax)
   const Tensor beyond_k = ge(slot.expand({B, Km}), ks.to(DType::F64).unsqueeze(1));  // (B, Kmax)
-  logits = ag::masked_fill(logits, beyond_k.to(c.dtype).to(o.device()), kMaskedLogit);
-  return {ag::log_softmax(logits, 1), ag::narrow(o, 2, Km, c.d)};
+  return ag::masked_fill(logits, beyond_k.to(c.dtype).to(o.device()), kMaskedLogit);
+}
+
+TgmmOutput TgmmModel::heads(const ag::Variable& o, const Tensor& ks) const {
+  const TgmmConfig& c = config_;
+  TgmmOutput out{ag::log_softmax(weight_logits(o, ks), 1), ag::narrow(o, 2, c.k_max, c.d), {}};
+  if (c.covariance == Covariance::Diagonal) {
+    out.scales = softplus(ag::narrow(o, 2, c.k_max + c.d, c.d));  // (B, Kmax, d)
+  }
+  return out;
 }
 
 TgmmOutput TgmmModel::forward(const Tensor& x, const Tensor& ks, const Tensor& valid) const {

@@ -25,7 +25,15 @@ namespace tg::gmm {
 //   two, OMP_WAIT_POLICY=passive (threads sleep) 0.071 / 0.103
 // So: every core when the wait policy is passive (the tools/train launcher sets it unless the
 // environment already says otherwise), else one thread.
+// One of several processes started by mpirun (docs/distributed.md) takes its share of the
+// cores instead: the cores it may run on when it is bound to some (its affinity mask), else the
+// machine's cores divided by the processes on this machine (at least one).
 int default_threads();
+
+// The baselines a run compares TGMM with: em-paper, em-strong and spectral for a unit-covariance
+// model; em-paper-diag, em-diag and spectral (refused on anisotropic tasks: failures) for a
+// diagonal one.
+std::vector<std::string> default_baselines(Covariance covariance);
 
 struct TrainOptions {
   TgmmConfig model = {.d = 8,
@@ -56,18 +64,48 @@ struct TrainOptions {
   std::vector<int64_t> eval_ns = {64};
   int64_t eval_tasks = 256;  // per (K, N)
   uint64_t eval_seed = 7;
-  std::vector<std::string> baselines = {"em-paper", "em-strong", "spectral"};
+  // tools/train sets them from --covariance (default_baselines).
+  std::vector<std::string> baselines = default_baselines(Covariance::Unit);
   int64_t checkpoint_every = 500;
   std::string out = "runs/default";
   bool resume = false;
+  // With several processes: compare a checksum of every process's parameters this often (and
+  // at the end); 0 = only at the end. Unused by one process.
+  int64_t replica_check_every = 100;
 
-  void validate() const;  // throws std::invalid_argument naming the bad option
-  // The training tasks of one step: `batch` per K, random lengths in [n/2, n].
+  // Throws std::invalid_argument naming the bad option (every number finite, in its range).
+  void validate() const;
+  // The training tasks of one step: `batch` per K, random lengths in [n/2, n]; anisotropic
+  // (Shift::Anisotropic) for a diagonal model.
   TaskConfig task_config() const;
-  // The evaluation tasks: eval_tasks per (K, N) for each N of eval_ns, from eval_seed.
+  // The evaluation tasks: eval_tasks per (K, N) for each N of eval_ns, from eval_seed;
+  // anisotropic for a diagonal model.
   EvalSettings eval_settings() const;
+  // The settings as a checkpoint's training metadata (the model's are TgmmConfig::to_metadata,
+  // in the model file). Keys: train.n, .batch, .steps, .lr, .min_lr, .wd, .warmup, .schedule,
+  // .clip, .loss, .seed, .eval_n — the doubles there with six decimals ("0.003000"), kept as
+  // they always were — and train.lr_exact, .min_lr_exact, .wd_exact, .clip_exact (the shortest
+  // text that reads back as the same double), .eval_every, .eval_tasks, .checkpoint_every.
   std::map<std::string, std::string> to_metadata() const;
 };
+
+// Resuming (docs/reliability.md, "Resume and interruption"). The options a checkpoint was made
+// with: `current` with every setting the checkpoint recorded written over it — the model
+// (TgmmConfig::from_metadata of the model file's metadata), and from the training metadata the
+// recipe (n, batch, lr, min_lr, wd, warmup, schedule, clip, loss, seed) and the run's length and
+// reporting (steps, eval_ns, eval_every, eval_tasks, checkpoint_every). A key the checkpoint
+// lacks (one written before the key existed) leaves the field as `current` has it. A double
+// recorded only with six decimals (no *_exact key) keeps `current`'s value when that prints the
+// same. Throws std::runtime_error naming the key when a recorded value does not parse.
+TrainOptions saved_options(const TrainOptions& current,
+                           const std::map<std::string, std::string>& model_metadata,
+                           const std::map<std::string, std::string>& training_metadata);
+
+// The settings of `given` that shape the training trajectory and differ from `saved`, each as
+// "key saved-value (saved) vs given-value (given)" (metadata keys and texts). The run's length,
+// its reporting, its threads, device and directory may differ and are not listed.
+std::vector<std::string> trajectory_differences(const TrainOptions& saved,
+                                                const TrainOptions& given);
 
 // The official architecture and recipe: causal GPT-2 (D=128, L=12, H=4), the slot-averaged
 // weight head, weight-sorted targets, AdamW at a constant lr 1e-3 without weight decay or

@@ -10,6 +10,12 @@
 // Then the final evaluation, logged and written to eval.json. --resume (options.resume)
 // continues from the checkpoint bit-identically. Files: run_files.h, the only writer.
 //
+// With several processes (training_run.h) every process runs this loop in step: the stop request
+// counts when any process has one, a non-finite loss or gradient stops all of them (the message
+// names the rank that saw it), and every replica_check_every steps, before the checkpoint, the
+// processes' parameters are compared (a difference stops training like a divergence). Rank 0
+// writes the files; the others' observers see the same calls, with rank 0's records only.
+//
 // gmm/ prints nothing: the program follows the run through a TrainingObserver (tools/train
 // prints a progress line and draws its plots from there).
 #pragma once
@@ -52,7 +58,7 @@ TrainResult train(TrainingRun& run, RunFiles& files, TrainingObserver& observer,
 
 // The whole job: a TrainingRun from `options` (resumed when options.resume), its files in
 // options.out, trained to the end. Throws std::invalid_argument on bad options and
-// std::runtime_error when --resume finds no checkpoint.
+// std::runtime_error when --resume finds no checkpoint, or one made with other settings.
 TrainResult train_tgmm(const TrainOptions& options, TrainingObserver* observer = nullptr,
                        const std::atomic<bool>* stop = nullptr);
 

@@ -17,6 +17,21 @@
 // come from a second one seeded with `seed ^ 0x5eed` (its state is part of a checkpoint, so a
 // resumed run draws the very tasks the uninterrupted one would have), the evaluation tasks from
 // eval_seed (evaluate.h), the same at every evaluation.
+//
+// Data-parallel (docs/distributed.md). Given a communicator of P processes (by default
+// nn::Communicator::world(): P > 1 when mpirun started the program), every process builds the
+// same run and the run is split, not repeated:
+//   * the step's tasks (batch per K x |ks|) are divided into P contiguous blocks of task
+//     positions (split_range); every process advances the data generator exactly as one process
+//     would and draws only the tasks of its block, so the data stream does not depend on P;
+//   * the loss is normalised over the whole step and the gradients summed (train_step.h);
+//     clipping and AdamW run identically everywhere;
+//   * TGMM's evaluation tasks are split and gathered to rank 0 (split_evaluation.h); the
+//     baselines are scored by rank 0 alone (evaluate() returns the records on rank 0 only);
+//   * resume(): rank 0 loads the checkpoint and sends the model, optimiser state, step and data
+//     generator to the others (no shared disk needed), so any P continues any checkpoint;
+//   * replicas_agree() compares a checksum of every process's parameters.
+// With one process none of this makes a call: the run is exactly the one-process run.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -27,6 +42,8 @@
 #include "gmm/tgmm/train_options.h"
 #include "gmm/tgmm/train_step.h"
 #include "nn/checkpoint.h"
+#include "nn/data_parallel.h"
+#include "nn/distributed.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
 
@@ -49,14 +66,20 @@ struct Evaluation {
 
 class TrainingRun {
  public:
-  // Validates `options` (std::invalid_argument naming the flag), sets the thread count, builds
-  // the model on options.device and the optimiser. Step 0.
-  explicit TrainingRun(const TrainOptions& options);
+  // Validates `options` (std::invalid_argument naming the flag; also when the step has fewer
+  // tasks than there are processes), sets the thread count, builds the model on options.device
+  // (with P processes: each on its machine's GPU number local_rank) and the optimiser, and gives
+  // every process rank 0's parameters. Step 0.
+  explicit TrainingRun(const TrainOptions& options,
+                       nn::Communicator& comm = nn::Communicator::world());
   TrainingRun(const TrainingRun&) = delete;
   TrainingRun& operator=(const TrainingRun&) = delete;
 
   // Continue from the checkpoint in options.out: the model, AdamW's moments, the step and the
-  // data generator's state come back bit for bit. Throws std::runtime_error when there is none.
+  // data generator's state come back bit for bit. Throws std::runtime_error when there is none,
+  // or when the options differ from the checkpoint's in a setting that shapes the trajectory
+  // (trajectory_differences, train_options.h; each difference named). With P processes rank 0
+  // reads it and sends it to the others (every process throws alike).
   void resume();
 
   // One optimiser step at the scheduled learning rate: draw the step's tasks, then train_step.
@@ -65,8 +88,16 @@ class TrainingRun {
   StepRecord step();
 
   // TGMM on the evaluation tasks (eval mode, no gradients); the baselines are scored on the
-  // same tasks at the first call and reused afterwards.
+  // same tasks at the first call and reused afterwards. With P processes the records are on
+  // rank 0 (the others get none).
   Evaluation evaluate();
+
+  // Whether every process holds the same parameters (a checksum of each, compared). Empty when
+  // they do; else a message naming the first rank whose parameters differ from rank 0's. Every
+  // process calls it; with one process it is always empty.
+  std::string replicas_disagree() const;
+  // Every replica_check_every steps and at the end, with more than one process.
+  bool replica_check_due() const;
 
   // The state a checkpoint saves besides the model and the optimiser (nn/checkpoint.h).
   nn::Checkpoint checkpoint() const;
@@ -83,22 +114,32 @@ class TrainingRun {
   const TgmmModel& model() const { return model_; }
   const nn::AdamW& optimizer() const { return optimizer_; }
   const nn::LrSchedule& schedule() const { return schedule_; }
+  const nn::Communicator& communicator() const { return comm_; }
+  // This process's block of each step's tasks.
+  TaskRange task_share() const { return share_; }
 
  private:
+  void share_state_of_root();  // rank 0's step, data generator, model and optimiser to all
+  void check_checkpoint_settings() const;  // resume(): throws naming each differing setting
+
   TrainOptions options_;
-  Generator init_gen_;  // model initialisation
-  Generator data_gen_;  // training tasks
+  nn::Communicator& comm_;
+  nn::GradientReducer reducer_;  // phase 4 of a split step
+  Generator init_gen_;           // model initialisation
+  Generator data_gen_;           // training tasks
   TgmmModel model_;
   nn::AdamW optimizer_;
   nn::LrSchedule schedule_;
-  TaskConfig tasks_;  // one step's tasks
+  TaskConfig tasks_;  // one step's tasks (all processes' together)
+  TaskRange share_;   // this process's block of them
   std::vector<EvalRecord> baseline_records_;
   bool baselines_scored_ = false;
   int64_t step_ = 0;
   bool resumed_ = false;
 };
 
-// TGMM as an estimator for the harness (eval mode, no gradients).
+// TGMM as an estimator for the harness (eval mode, no gradients); a diagonal model's estimates
+// carry its scales.
 Estimator tgmm_estimator(const TgmmModel& model, const std::string& name = "tgmm");
 
 }  // namespace tg::gmm

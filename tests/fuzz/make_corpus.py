@@ -141,6 +141,95 @@ def csv_seeds():
     put(t, "cr-only-line-ends", "1,2\r3,4\r")
 
 
+# -------------------------------------------------------------------------------------- config
+CONFIG_KEYS = """d ks k-max embd layers heads positions backbone weight-head covariance n batch steps lr
+min-lr wd warmup schedule clip loss seed threads eval-every eval-n eval-tasks checkpoint-every
+out resume""".split()
+
+
+def config_seeds():
+    t = "fuzz_config"
+    every_key = (
+        'd = 3\nks = [2, 3, 4]\nk-max = 5\nembd = 32\nlayers = 2\nheads = 4\npositions = 64\n'
+        'backbone = "gpt2"\nweight-head = "average"\ncovariance = "diag"\nn = 32\nbatch = 4\n'
+        'steps = 100\nlr = 0.002\nmin-lr = 1.5e-5\nwd = 0.01\nwarmup = 10\nschedule = "constant"\n'
+        'clip = 0.5\nloss = "sorted"\nseed = 9\nthreads = 1\neval-every = 50\neval-n = [16, 32]\n'
+        'eval-tasks = 8\ncheckpoint-every = 25\nout = "/nonexistent/fuzz-run"\nresume = false\n')
+    put(t, "valid-every-key", every_key)
+    put(t, "valid-small", 'layers = 2\nks = [2, 3]\nbackbone = "set"\nlr = 0.002\n')
+    put(t, "valid-comments-whitespace", "# a run\n\n  layers   =   2   # inline\n\tembd=32\n")
+    put(t, "valid-crlf", "layers = 2\r\nembd = 32\r\n")
+    put(t, "valid-bom", "\ufefflayers = 2\n")
+    put(t, "valid-quoted-keys", '"layers" = 2\n\'embd\' = 32\n')
+    put(t, "valid-literal-strings", "backbone = 'gpt2'\nout = '''/tmp/x'''\n")
+    put(t, "valid-number-forms", "steps = 1_000\nseed = 0x2a\nlayers = +3\nlr = 1e-3\nwd = 0.0\n")
+    put(t, "valid-float-for-int", "steps = 100.0\n")
+    put(t, "valid-int-for-float", "lr = 1\nclip = 0\n")
+    put(t, "valid-string-numbers", 'layers = "4"\nks = "2,3"\n')
+    put(t, "valid-resume-no-checkpoint", 'resume = true\nout = "/nonexistent/fuzz-run"\n')
+    put(t, "valid-lists-of-one", "ks = [5]\neval-n = [64]\n")
+    put(t, "empty", "")
+    put(t, "only-comment", "# nothing\n")
+    put(t, "unknown-key", "layers = 2\nwidth = 3\n")
+    put(t, "not-configurable", 'device = "cpu"\nrecipe = "paper"\nconfig = "x.toml"\nhelp = true\n')
+    put(t, "dashed-key", '"--layers" = 2\n')
+    put(t, "wrong-type-string", 'layers = "four"\n')
+    put(t, "wrong-type-bool", "lr = true\n")
+    put(t, "wrong-type-list", 'ks = [2, "three"]\n')
+    put(t, "float-list", "ks = [2.0, 3.5]\n")
+    put(t, "nested-list", "ks = [[2, 3], [4]]\n")
+    put(t, "empty-list", "ks = []\n")
+    put(t, "list-for-number", "layers = [2, 3]\n")
+    put(t, "table-value", "[model]\nlayers = 2\n")
+    put(t, "inline-table", "layers = { value = 2 }\n")
+    put(t, "dotted-key", "model.layers = 2\n")
+    put(t, "array-of-tables", "[[run]]\nlayers = 2\n[[run]]\nlayers = 3\n")
+    put(t, "date-value", "steps = 1979-05-27\n")
+    put(t, "huge-integer", "steps = 9223372036854775807\nseed = 9223372036854775807\n")
+    put(t, "integer-overflow", "steps = 9223372036854775808\n")
+    put(t, "negative", "layers = -1\nseed = -1\n")
+    put(t, "zero", "batch = 0\n")
+    put(t, "nan-inf", "lr = nan\nmin-lr = inf\nwd = -inf\nclip = +nan\n")
+    put(t, "nan-min-lr", "min-lr = nan\n")
+    put(t, "huge-float", "lr = 1e308\nwd = 1e400\n")
+    put(t, "non-utf8", b'layers = 2\nout = "\xff\xfe"\n')
+    put(t, "non-utf8-key", b"\xc3\x28 = 2\n")
+    put(t, "nul-byte", b"layers = 2\x00\n")
+    put(t, "nul-escape-in-string", 'out = "runs/a\\u0000b"\n')
+    put(t, "control-in-string", 'backbone = "a\\nb\\u0001"\nout = "x\\ty"\n')
+    put(t, "duplicate-key", "layers = 2\nlayers = 3\n")
+    put(t, "missing-value", "layers =\n")
+    put(t, "unterminated-string", 'out = "abc\n')
+    put(t, "unterminated-list", "ks = [2, 3\n")
+    put(t, "deep-arrays", "ks = " + "[" * 2000 + "]" * 2000 + "\n")
+    put(t, "deep-inline-tables", "a = " + "{ b = " * 500 + "1" + " }" * 500 + "\n")
+    put(t, "deep-table-headers", "[" + ".".join(["t"] * 500) + "]\nx = 1\n")
+    put(t, "long-value", 'out = "' + "x" * 3000 + '"\n')
+    put(t, "long-key", "k" * 3000 + " = 1\n")
+    put(t, "bad-choices", 'backbone = "rnn"\nloss = "l1"\nweight-head = "max"\ncovariance = "full"\n')
+    put(t, "bad-schedule", 'schedule = "linear"\n')
+    put(t, "k-max-below-ks", "ks = [2, 4]\nk-max = 3\n")
+    put(t, "positions-too-small", 'backbone = "gpt2"\npositions = 4\nn = 8\n')
+
+
+def config_dictionary():
+    """tests/fuzz/fuzz_config.dict: every key, and the TOML tokens that matter."""
+    tokens = [key + " = " for key in CONFIG_KEYS]
+    tokens += ["true", "false", "nan", "inf", "[1, 2]", '"', "'", "'''", "=", "\n", "\r\n", "#",
+               "[t]", "{ a = 1 }", "1e-3", "0x", "_", "\\u0000", "gpt2", "set", "average", "slot",
+               "diag", "sorted", "hungarian", "cosine", "constant"]
+    lines = ["# libFuzzer dictionary for fuzz_config (written by make_corpus.py): every key, and"
+             " TOML's tokens."]
+    for token in tokens:
+        escaped = "".join(c if c.isprintable() and c not in '"\\' else "\\x%02x" % ord(c)
+                          for c in token)
+        lines.append('"%s"' % escaped)
+    with open(os.path.join(HERE, "fuzz_config.dict"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     csv_seeds()
+    config_seeds()
+    config_dictionary()

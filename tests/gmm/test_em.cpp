@@ -1,4 +1,4 @@
-// test_em.cpp — batched EM: one step against a hand-computed case (unit and diagonal
+// test_em.cpp — batched EM: one step against a hand-computed case (unit, diagonal and spherical
 // covariance), the log-likelihood never decreasing at any iteration, recovery of well-separated
 // means, batching (per-task K and length) that changes nothing, restarts, reproducibility, errors.
 #include <doctest/doctest.h>
@@ -85,6 +85,63 @@ TEST_CASE("one EM step matches the hand computation (diagonal covariance)") {
   CHECK(max_abs_diff(r.weights, u.weights) < 1e-14);
 }
 
+TEST_CASE("one EM step matches the hand computation (spherical covariance)") {
+  // d = 2: x = (-1, 0), (1, 2), (3, 1); pi = (1/2, 1/2), mu = (0, 0), (2, 1), unit start.
+  const std::vector<double> xs = {-1, 0, 1, 2, 3, 1}, mu = {0, 0, 2, 1};
+  std::vector<double> r0(3);  // responsibility of component 0 (equal weights, unit variance)
+  for (int n = 0; n < 3; ++n) {
+    double q[2];
+    for (int k = 0; k < 2; ++k) {
+      q[k] = std::pow(xs[2 * n] - mu[2 * k], 2) + std::pow(xs[2 * n + 1] - mu[2 * k + 1], 2);
+    }
+    r0[n] = 1 / (1 + std::exp(-0.5 * (q[1] - q[0])));
+  }
+  double expected_var[2], expected_mean[2][2];
+  for (int k = 0; k < 2; ++k) {
+    double nk = 0, m[2] = {0, 0};
+    for (int n = 0; n < 3; ++n) {
+      const double r = k == 0 ? r0[n] : 1 - r0[n];
+      nk += r;
+      m[0] += r * xs[2 * n];
+      m[1] += r * xs[2 * n + 1];
+    }
+    m[0] /= nk;
+    m[1] /= nk;
+    double sq = 0;
+    for (int n = 0; n < 3; ++n) {
+      const double r = k == 0 ? r0[n] : 1 - r0[n];
+      sq += r * (std::pow(xs[2 * n] - m[0], 2) + std::pow(xs[2 * n + 1] - m[1], 2));
+    }
+    expected_var[k] = sq / (2 * nk);  // s_k^2 = sum r ||x - mu_k||^2 / (d sum r)
+    expected_mean[k][0] = m[0];
+    expected_mean[k][1] = m[1];
+  }
+  EmOptions o;
+  o.max_iterations = 1;
+  o.covariance = Covariance::Spherical;
+  const EmResult r = em_run(from_vector(xs, {1, 3, 2}, DType::F64), from_indices({3}),
+                            from_indices({2}), from_vector({0.5, 0.5}, {1, 2}, DType::F64),
+                            from_vector(mu, {1, 2, 2}, DType::F64), Tensor(), o);
+  REQUIRE(r.scales.defined());
+  CHECK(r.scales.shape() == Shape{1, 2, 2});
+  for (int64_t k = 0; k < 2; ++k) {
+    for (int64_t c = 0; c < 2; ++c) {
+      CHECK(r.means.at({0, k, c}) == doctest::Approx(expected_mean[k][c]).epsilon(1e-14));
+      CHECK(r.scales.at({0, k, c}) == doctest::Approx(std::sqrt(expected_var[k])).epsilon(1e-13));
+    }
+  }
+  // The diagonal step from the same start differs (its two coordinates get their own variances).
+  o.covariance = Covariance::Diagonal;
+  const EmResult diag = em_run(from_vector(xs, {1, 3, 2}, DType::F64), from_indices({3}),
+                               from_indices({2}), from_vector({0.5, 0.5}, {1, 2}, DType::F64),
+                               from_vector(mu, {1, 2, 2}, DType::F64), Tensor(), o);
+  CHECK(max_abs_diff(diag.means, r.means) < 1e-14);
+  CHECK(std::abs(diag.scales.at({0, 0, 0}) - diag.scales.at({0, 0, 1})) > 0.05);
+  const double mean_square =
+      (std::pow(diag.scales.at({0, 0, 0}), 2) + std::pow(diag.scales.at({0, 0, 1}), 2)) / 2;
+  CHECK(mean_square == doctest::Approx(expected_var[0]).epsilon(1e-13));
+}
+
 TEST_CASE("the log-likelihood never decreases, at any iteration, in every variant") {
   TaskConfig c;
   c.ks = {2, 3, 4, 5};
@@ -93,7 +150,7 @@ TEST_CASE("the log-likelihood never decreases, at any iteration, in every varian
   c.random_lengths = true;  // per-task lengths and K in one batch
   for (int64_t d : {2, 8}) {
     for (Shift shift : {Shift::None, Shift::Anisotropic}) {
-      for (Covariance cov : {Covariance::Unit, Covariance::Diagonal}) {
+      for (Covariance cov : {Covariance::Unit, Covariance::Spherical, Covariance::Diagonal}) {
         c.d = d;
         c.shift = shift;
         Generator gen(d * 10 + static_cast<int>(cov));
@@ -149,6 +206,40 @@ TEST_CASE("EM recovers the means of a well-separated mixture from many points") 
     CHECK(m.accuracy > 0.999);
     CHECK(r.converged.at({0}) == 1);
   }
+}
+
+TEST_CASE("spherical EM recovers the means and each component's own variance") {
+  // Three well-separated components in d = 3 with standard deviations 0.5, 1 and 2.
+  const int64_t N = 20000, d = 3;
+  const std::vector<double> mu = {-10, 0, 0, 10, 0, 0, 0, 15, 5}, sigma = {0.5, 1.0, 2.0};
+  const std::vector<double> pi = {0.2, 0.3, 0.5};
+  Generator gen(31);
+  std::vector<double> x(N * d);
+  for (int64_t n = 0; n < N; ++n) {
+    const double u = gen.uniform();
+    const int64_t z = u < pi[0] ? 0 : (u < pi[0] + pi[1] ? 1 : 2);
+    for (int64_t c = 0; c < d; ++c) x[n * d + c] = mu[z * d + c] + sigma[z] * gen.normal();
+  }
+  EmOptions o = EmOptions::strong(5);
+  o.covariance = Covariance::Spherical;
+  const EmResult r = em_fit(from_vector(x, {1, N, d}, DType::F64), from_indices({N}),
+                            from_indices({3}), 3, o, gen);
+  CHECK(r.converged.at({0}) == 1);
+  const std::vector<int64_t> match =
+      match_components(r.means.select(0, 0), from_vector(mu, {3, d}, DType::F64));
+  for (int64_t i = 0; i < 3; ++i) {
+    const int64_t k = match[i];
+    CAPTURE(k);
+    CHECK(r.weights.at({0, i}) == doctest::Approx(pi[k]).epsilon(0.03));
+    for (int64_t c = 0; c < d; ++c) {
+      CHECK(std::abs(r.means.at({0, i, c}) - mu[k * d + c]) < 0.05);
+      CHECK(r.scales.at({0, i, c}) == doctest::Approx(sigma[k]).epsilon(0.02));
+    }
+  }
+  // The likelihood of the spherical fit beats the unit-variance one on these data.
+  const EmResult unit = em_fit(from_vector(x, {1, N, d}, DType::F64), from_indices({N}),
+                               from_indices({3}), 3, EmOptions::strong(5), gen);
+  CHECK(r.log_likelihood.at({0}) > unit.log_likelihood.at({0}) + 0.1);
 }
 
 TEST_CASE("batching changes nothing: a task fitted in a mixed batch equals it fitted alone") {

@@ -1,7 +1,9 @@
 // test_fit_cli.cpp — the CSV reader behind tools/fit (headers, blank lines, errors with line
 // numbers), and the tool itself run as a program: JSON output for every method, one-line errors
-// with exit code 2. The binary is build/bin/fit next to this test binary; when it has not been
-// built (only test_gmm was), those cases are skipped with a message.
+// with exit code 2, the spherical and diagonal models (scales recovered), --standardize (the fit
+// reported in each file's own units), --assignments, and the covariances a method cannot fit.
+// The binary is build/bin/fit next to this test binary; when it has not been built (only test_gmm
+// was), those cases are skipped with a message.
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -236,7 +238,193 @@ TEST_CASE("tools/fit on hostile CSVs: exit 2 with one line naming the problem, o
   // With K = 2, EM puts both components on the point (any split of the weight is optimal).
   const Run two = run_fit("--csv " + path + " --k 2 --json --method em-strong");
   REQUIRE(two.exit_code == 0);
-  for (const auto& m : nlohmann::json::parse(two.out)["means"]) {
+  const nlohmann::json two_json = nlohmann::json::parse(two.out);
+  for (const auto& m : two_json["means"]) {
     CHECK(m[0].get<double>() == doctest::Approx(2.5));
   }
+}
+
+namespace {
+
+// Three well-separated components in d = 3 with standard deviations 0.5, 1 and 2 (all
+// coordinates), columns multiplied by `column_scale`; one point per row, and the true labels.
+struct ScaledPoints {
+  std::string path;
+  std::vector<int64_t> labels;
+};
+const std::vector<double> kMeans = {-10, 0, 0, 10, 0, 0, 0, 15, 5}, kSigma = {0.5, 1.0, 2.0};
+
+ScaledPoints write_scaled_points(const std::string& name, const std::vector<double>& column_scale) {
+  Generator gen(5);
+  std::ostringstream text;
+  ScaledPoints p;
+  for (int64_t n = 0; n < 1500; ++n) {
+    const int64_t z = n % 3;  // equal weights
+    p.labels.push_back(z);
+    for (int64_t c = 0; c < 3; ++c) {
+      const double v = (kMeans[z * 3 + c] + kSigma[z] * gen.normal()) * column_scale[c];
+      text << (c ? "," : "") << v;
+    }
+    text << "\n";
+  }
+  p.path = write_file(name, text.str());
+  return p;
+}
+
+// The printed component of each true label, by majority; checks it is a bijection.
+std::vector<int64_t> label_to_component(const nlohmann::json& j,
+                                        const std::vector<int64_t>& labels) {
+  const std::vector<int64_t> a = j.at("assignments").get<std::vector<int64_t>>();
+  REQUIRE(a.size() == labels.size());
+  std::vector<std::vector<int64_t>> count(3, std::vector<int64_t>(3, 0));
+  for (size_t n = 0; n < a.size(); ++n) {
+    REQUIRE(a[n] >= 0);
+    REQUIRE(a[n] < 3);
+    ++count[labels[n]][a[n]];
+  }
+  std::vector<int64_t> map(3);
+  int64_t agree = 0;
+  for (int64_t z = 0; z < 3; ++z) {
+    map[z] = std::max_element(count[z].begin(), count[z].end()) - count[z].begin();
+    agree += count[z][map[z]];
+  }
+  CHECK(agree >= static_cast<int64_t>(0.99 * static_cast<double>(a.size())));
+  CHECK(map[0] != map[1]);
+  CHECK(map[1] != map[2]);
+  CHECK(map[0] != map[2]);
+  return map;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "tools/fit --covariance spherical|diag: the EM methods estimate each component's spread") {
+  if (!fs::exists(fit_binary())) {
+    MESSAGE("skipped: " << fit_binary().string() << " is not built (ninja fit)");
+    return;
+  }
+  const ScaledPoints p = write_scaled_points("tg_fit_spread.csv", {1, 1, 1});
+  const Run unit = run_fit("--csv " + p.path + " --k 3 --json");
+  REQUIRE(unit.exit_code == 0);
+  const nlohmann::json u = nlohmann::json::parse(unit.out);
+  CHECK_FALSE(u.contains("scales"));  // the default output is as it always was
+  CHECK_FALSE(u.contains("covariance"));
+  CHECK_FALSE(u.contains("assignments"));
+  double previous = u.at("log_likelihood").get<double>();
+  for (const char* covariance : {"spherical", "diag"}) {
+    CAPTURE(covariance);
+    const Run r = run_fit("--csv " + p.path + " --k 3 --json --assignments --covariance " +
+                          std::string(covariance));
+    REQUIRE(r.exit_code == 0);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j.at("covariance") == covariance);
+    CHECK(j.at("standardized") == false);
+    CHECK(j.at("fit_seconds").get<double>() >= 0);
+    const std::vector<int64_t> map = label_to_component(j, p.labels);
+    for (int64_t z = 0; z < 3; ++z) {
+      const std::vector<double> scales = j["scales"][map[z]].get<std::vector<double>>();
+      const std::vector<double> mean = j["means"][map[z]].get<std::vector<double>>();
+      REQUIRE(scales.size() == 3);
+      for (int64_t c = 0; c < 3; ++c) {
+        CHECK(scales[c] == doctest::Approx(kSigma[z]).epsilon(0.1));
+        CHECK(std::abs(mean[c] - kMeans[z * 3 + c]) < 0.25);
+      }
+      if (std::string(covariance) == "spherical") {
+        CHECK(scales[0] == scales[1]);
+        CHECK(scales[1] == scales[2]);
+      }
+    }
+    // Each model contains the one before: the likelihood does not drop (unit -> spherical -> diag).
+    CHECK(j.at("log_likelihood").get<double>() > previous - 1e-9);
+    previous = j.at("log_likelihood").get<double>();
+  }
+  // --assignments alone extends the unit model's output: its scales are ones.
+  const Run assigned = run_fit("--csv " + p.path + " --k 3 --json --assignments");
+  REQUIRE(assigned.exit_code == 0);
+  const nlohmann::json a = nlohmann::json::parse(assigned.out);
+  CHECK(a.at("covariance") == "unit");
+  CHECK(a.at("log_likelihood") == u.at("log_likelihood"));
+  label_to_component(a, p.labels);
+  for (const auto& row : a.at("scales")) {
+    for (const auto& s : row) CHECK(s.get<double>() == 1.0);
+  }
+  // em-paper takes the covariance too.
+  const Run paper =
+      run_fit("--csv " + p.path + " --k 3 --json --method em-paper --covariance diag");
+  REQUIRE(paper.exit_code == 0);
+  CHECK(nlohmann::json::parse(paper.out).at("scales").size() == 3);
+}
+
+TEST_CASE("tools/fit --standardize: fits unit-variance columns, reports in the original units") {
+  if (!fs::exists(fit_binary())) {
+    MESSAGE("skipped: " << fit_binary().string() << " is not built (ninja fit)");
+    return;
+  }
+  const std::vector<double> column_scale = {1, 100, 0.01};
+  const ScaledPoints plain = write_scaled_points("tg_fit_plain.csv", {1, 1, 1});
+  const ScaledPoints scaled = write_scaled_points("tg_fit_scaled.csv", column_scale);
+  for (const char* covariance : {"unit", "spherical", "diag"}) {
+    CAPTURE(covariance);
+    const std::string flags = " --k 3 --json --standardize --covariance " + std::string(covariance);
+    const Run a = run_fit("--csv " + plain.path + flags),
+              b = run_fit("--csv " + scaled.path + flags);
+    REQUIRE(a.exit_code == 0);
+    REQUIRE(b.exit_code == 0);
+    const nlohmann::json ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+    CHECK(jb.at("standardized") == true);
+    // Standardizing removes the column scales: the same fit, in each file's own units.
+    double log_det = 0;
+    for (double s : column_scale) log_det += std::log(s);
+    CHECK(jb.at("log_likelihood").get<double>() ==
+          doctest::Approx(ja.at("log_likelihood").get<double>() - log_det).epsilon(1e-6));
+    for (int64_t k = 0; k < 3; ++k) {
+      CHECK(jb["weights"][k].get<double>() ==
+            doctest::Approx(ja["weights"][k].get<double>()).epsilon(1e-6));
+      for (int64_t c = 0; c < 3; ++c) {
+        CHECK(jb["means"][k][c].get<double>() ==
+              doctest::Approx(ja["means"][k][c].get<double>() * column_scale[c]).epsilon(1e-6));
+        CHECK(jb["scales"][k][c].get<double>() ==
+              doctest::Approx(ja["scales"][k][c].get<double>() * column_scale[c]).epsilon(1e-6));
+      }
+    }
+  }
+  // The standardized unit model: every component gets the columns' standard deviations.
+  const Run unit = run_fit("--csv " + scaled.path + " --k 3 --json --standardize");
+  REQUIRE(unit.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(unit.out);
+  CHECK(j.at("covariance") == "unit");
+  for (int64_t c = 0; c < 3; ++c) {
+    CHECK(j["scales"][0][c] == j["scales"][2][c]);
+    CHECK(j["scales"][0][c].get<double>() > column_scale[c]);  // the spread between components too
+  }
+}
+
+TEST_CASE("tools/fit: the spectral method's shared variance; covariances a method cannot fit") {
+  if (!fs::exists(fit_binary())) {
+    MESSAGE("skipped: " << fit_binary().string() << " is not built (ninja fit)");
+    return;
+  }
+  const ScaledPoints p = write_scaled_points("tg_fit_spectral.csv", {1, 1, 1});
+  const Run r =
+      run_fit("--csv " + p.path + " --k 2 --json --method spectral --covariance spherical");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const double shared = j["scales"][0][0].get<double>();
+  CHECK(shared > 0);
+  for (const auto& row : j["scales"]) {
+    for (const auto& s : row) CHECK(s.get<double>() == shared);
+  }
+  auto refused = [](const Run& run, const std::string& message) {
+    CHECK(run.exit_code == 2);
+    CHECK(run.out.empty());
+    CHECK(run.err == "fit: " + message + "\n");
+  };
+  refused(run_fit("--csv " + p.path + " --k 2 --method spectral --covariance diag"),
+          "--covariance diag: the spectral method estimates one variance shared by all components "
+          "(use unit or spherical)");
+  refused(run_fit("--csv " + p.path + " --k 2 --method tgmm --checkpoint m --covariance spherical"),
+          "--covariance spherical: a TGMM model estimates the mixture it was trained for (unit, or "
+          "diag for a --covariance diag model)");
+  refused(run_fit("--csv " + p.path + " --k 2 --covariance full"),
+          "--covariance: unknown covariance 'full' (expected unit, spherical or diag)");
 }

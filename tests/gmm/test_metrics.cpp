@@ -1,6 +1,9 @@
 // test_metrics.cpp — Hungarian assignment against brute force, component matching applied the
 // right way round, the per-task metrics on hand cases, aggregation that never averages a failure,
-// and the evaluation harness (same tasks for every method, the JSON contract).
+// and the evaluation harness (same tasks for every method, the JSON contract, shares of the tasks
+// that concatenate to the whole); the scale error of
+// diagonal-covariance estimates, the diagonal EMs on anisotropic tasks, and the spectral method
+// refused there with its reason.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -242,4 +245,185 @@ TEST_CASE("evaluate runs every method on the same tasks and writes the JSON cont
   CHECK(builtin_estimator("spectral").name == "spectral");
   CHECK_THROWS_WITH_AS(builtin_estimator("tgmm"), doctest::Contains("unknown method 'tgmm'"),
                        std::invalid_argument);
+}
+
+TEST_CASE("evaluate_tasks on shares: the shares' metrics concatenate to the whole batch's") {
+  // A deterministic estimator that is not the oracle: uniform weights, the first K points as
+  // means, so the metrics vary from task to task.
+  Estimator first_points{"first-points", [](const TaskBatch& b, Generator&) {
+                           std::vector<Estimate> out;
+                           for (int64_t t = 0; t < b.batch_size(); ++t) {
+                             const int64_t K = b.k(t);
+                             Estimate e;
+                             e.weights = full({K}, 1.0 / static_cast<double>(K), DType::F64);
+                             e.means = task_points(b, t).narrow(0, 0, K).contiguous();
+                             out.push_back(e);
+                           }
+                           return out;
+                         }};
+  EvalSettings s;
+  s.d = 2;
+  s.ks = {2, 3};
+  s.ns = {16};
+  s.tasks = 7;
+  s.seed = 5;
+  const std::vector<EvalCell> whole = evaluate_tasks({first_points}, s);
+  REQUIRE(whole.size() == 2);
+  const std::vector<EvalRecord> records = evaluate({first_points}, s);
+  for (int parts : {2, 3, 7, 9}) {  // 9 > 7 tasks: some shares are empty
+    CAPTURE(parts);
+    std::vector<EvalCell> joined = whole;
+    for (EvalCell& cell : joined) cell.tasks.clear();
+    for (int part = 0; part < parts; ++part) {
+      const std::vector<EvalCell> share = evaluate_tasks({first_points}, s, part, parts);
+      REQUIRE(share.size() == whole.size());
+      for (size_t i = 0; i < share.size(); ++i) {
+        CHECK(share[i].method == whole[i].method);
+        CHECK(share[i].k == whole[i].k);
+        CHECK(share[i].tasks.size() == static_cast<size_t>(split_range(7, part, parts).count));
+        joined[i].tasks.insert(joined[i].tasks.end(), share[i].tasks.begin(), share[i].tasks.end());
+      }
+    }
+    for (size_t i = 0; i < whole.size(); ++i) {
+      REQUIRE(joined[i].tasks.size() == whole[i].tasks.size());
+      for (size_t t = 0; t < whole[i].tasks.size(); ++t) {
+        CHECK(joined[i].tasks[t].l2_error == whole[i].tasks[t].l2_error);
+        CHECK(joined[i].tasks[t].log_likelihood == whole[i].tasks[t].log_likelihood);
+        CHECK(joined[i].tasks[t].accuracy == whole[i].tasks[t].accuracy);
+      }
+      const EvalRecord r = eval_record(joined[i]);
+      CHECK(r.metrics.l2_error.mean == records[i].metrics.l2_error.mean);
+      CHECK(r.metrics.l2_error.median == records[i].metrics.l2_error.median);
+      CHECK(r.metrics.accuracy.std == records[i].metrics.accuracy.std);
+    }
+  }
+}
+
+TEST_CASE("evaluate on the phase transition: d = floor(b N ln N) at each N, or the given d") {
+  // The oracle reads the tasks' own dimension, so its records show the d the tasks had.
+  Estimator dimension{"dimension", [](const TaskBatch& b, Generator&) {
+                        std::vector<Estimate> out;
+                        for (int64_t t = 0; t < b.batch_size(); ++t) {
+                          Estimate e;
+                          e.weights = task_weights(b, t).contiguous();
+                          e.means = task_means(b, t).contiguous();
+                          out.push_back(e);
+                        }
+                        return out;
+                      }};
+  EvalSettings s;
+  s.d = 5;
+  s.ks = {2};
+  s.ns = {16, 64};
+  s.tasks = 4;
+  s.shift = Shift::PhaseTransition;
+  s.phase_b = 0.1;
+  const auto derived = evaluate({dimension}, s);
+  REQUIRE(derived.size() == 2);
+  CHECK(derived[0].d == phase_transition_dimension(16, 0.1));  // floor(0.1 * 16 ln 16) = 4
+  CHECK(derived[0].d == 4);
+  CHECK(derived[1].d == 26);  // floor(0.1 * 64 ln 64)
+  CHECK(derived[1].metrics.l2_error.mean == 0.0);
+  s.phase_b = 0.0;  // keep s.d
+  for (const auto& r : evaluate({dimension}, s)) CHECK(r.d == 5);
+  s.phase_b = -1.0;
+  CHECK_THROWS_WITH_AS(evaluate({dimension}, s), doctest::Contains("phase_b must be >= 0"),
+                       std::invalid_argument);
+}
+
+TEST_CASE(
+    "scale error: aligned like the means, against the true scales or 1; JSON keys only "
+    "for records with scales") {
+  // K = 2, d = 2; the estimate swaps the slots.
+  const Tensor pi = from_vector({0.4, 0.6}, {}, DType::F64);
+  const Tensor mu = from_vector({0, 0, 5, 5}, {2, 2}, DType::F64);
+  const Tensor sigma = from_vector({0.5, 1.0, 2.0, 1.5}, {2, 2}, DType::F64);
+  const Tensor x = from_vector({0, 0, 5, 5}, {2, 2}, DType::F64);
+  const Tensor labels = from_indices({0, 1});
+  Estimate e = estimate({0.6, 0.4}, {5, 5, 0, 0}, 2);
+  e.scales = from_vector({2.5, 1.5, 0.5, 0.0 + 2.0}, {2, 2}, DType::F64);
+  const TaskMetrics m = task_metrics(e, pi, mu, x, labels, sigma);
+  REQUIRE(m.ok);
+  REQUIRE(m.scale_error.has_value());
+  // Aligned: component 0 gets (0.5, 2.0) against (0.5, 1.0); component 1 (2.5, 1.5) vs (2, 1.5).
+  CHECK(*m.scale_error == doctest::Approx((0.0 + 1.0 + 0.25 + 0.0) / 4));
+  CHECK(m.mean_error == 0.0);
+  // The log-likelihood uses the estimated scales.
+  CHECK(m.log_likelihood ==
+        doctest::Approx(mixture_log_likelihood(x, e.weights, e.means, e.scales)));
+  // A unit-variance task (no true scales): the truth is 1 everywhere.
+  const TaskMetrics unit_truth = task_metrics(e, pi, mu, x, labels);
+  CHECK(*unit_truth.scale_error ==
+        doctest::Approx((0.25 + 1.0 + 2.25 + 0.25) / 4));  // (0.5,2)-1 and (2.5,1.5)-1
+  // An estimate without scales has no scale error, even on an anisotropic task.
+  const TaskMetrics no_scales =
+      task_metrics(estimate({0.6, 0.4}, {5, 5, 0, 0}, 2), pi, mu, x, labels, sigma);
+  CHECK_FALSE(no_scales.scale_error.has_value());
+  // Non-finite scales fail the task.
+  Estimate bad = e;
+  bad.scales = from_vector({NAN, 1, 1, 1}, {2, 2}, DType::F64);
+  CHECK(task_metrics(bad, pi, mu, x, labels, sigma).failure == "non-finite estimate");
+
+  const MetricsSummary with = aggregate({m, unit_truth});
+  CHECK(with.scale_error.count == 2);
+  CHECK(with.scale_error.mean == doctest::Approx((0.3125 + 0.9375) / 2));
+  const nlohmann::json j = to_json(EvalRecord{"em-diag", 2, 2, 2, with, 0.0});
+  CHECK(j["scale_error"] == doctest::Approx(0.625));
+  CHECK(j["scale_error_std"] == doctest::Approx(0.3125));
+  CHECK(j["scale_error_median"] == doctest::Approx(0.625));
+  CHECK_FALSE(j.contains("failure_reasons"));
+  const nlohmann::json without =
+      to_json(EvalRecord{"em-paper", 2, 2, 2, aggregate({no_scales}), 0});
+  CHECK_FALSE(without.contains("scale_error"));
+  CHECK_FALSE(without.contains("scale_error_std"));
+  CHECK_FALSE(without.contains("scale_error_median"));
+  std::ostringstream table;
+  print_table(table, {EvalRecord{"em-paper", 2, 2, 2, aggregate({no_scales}), 0}});
+  CHECK(table.str().find("scale_err") == std::string::npos);  // the default table is unchanged
+}
+
+TEST_CASE(
+    "on anisotropic tasks the diagonal EMs recover the scales; spectral fails with its "
+    "reason, never NaN") {
+  EvalSettings s;
+  s.d = 2;
+  s.ks = {2};
+  s.ns = {2000};
+  s.tasks = 16;
+  s.seed = 3;
+  s.shift = Shift::Anisotropic;
+  const auto records = evaluate({em_paper_diagonal_estimator(), em_diagonal_estimator(),
+                                 spectral_estimator(), em_paper_estimator()},
+                                s);
+  REQUIRE(records.size() == 4);
+  const EvalRecord &paper = records[0], &strong = records[1], &spectral = records[2],
+                   &unit = records[3];
+  CHECK(paper.method == "em-paper-diag");
+  CHECK(paper.metrics.failures == 0);
+  CHECK(paper.metrics.scale_error.median < 0.01);
+  CHECK(strong.metrics.scale_error.mean < 0.01);
+  CHECK(strong.metrics.mean_error.mean < 0.05);
+  CHECK(unit.metrics.scale_error.count == 0);  // unit-variance EM: no scales to score
+
+  CHECK(spectral.metrics.failures == 16);
+  CHECK(
+      spectral.metrics.failure_reasons ==
+      std::map<std::string, int64_t>{
+          {"spectral assumes unit-variance components: not applicable to anisotropic tasks", 16}});
+  const nlohmann::json j = to_json(spectral);
+  CHECK(j["l2_error"].is_null());
+  CHECK_FALSE(j.contains("scale_error"));
+  CHECK(j["failure_reasons"].begin().value() == 16);
+  CHECK(j.dump().find("NaN") == std::string::npos);
+  std::ostringstream table;
+  print_table(table, records);
+  CHECK(table.str().find("scale_err") != std::string::npos);
+  CHECK(table.str().find("failed: spectral: spectral assumes unit-variance components") !=
+        std::string::npos);
+  // On unit-variance tasks spectral runs as before.
+  s.shift = Shift::None;
+  s.d = 4;
+  s.ns = {500};
+  CHECK(evaluate({spectral_estimator()}, s)[0].metrics.failures < 16);
+  CHECK(builtin_estimator("em-paper-diag").name == "em-paper-diag");
 }

@@ -1,9 +1,11 @@
 // test_tasks.cpp — the task sampler: batch layout, reproducibility, the prior's statistics
-// (sorted weights, cosine filter, label frequencies), training lengths and the shift variants.
+// (sorted weights, cosine filter, label frequencies), training lengths and the shift variants,
+// and drawing a block of a batch's positions (a data-parallel process's share).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -266,5 +268,63 @@ TEST_CASE("points_batch wraps user data as a one-task batch") {
   CHECK(b.k(0) == 2);
   CHECK(b.k_max() == 2);
   CHECK_THROWS_WITH_AS(points_batch(x, 4), doctest::Contains("number of points"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("split_range tiles the positions in order with near-equal blocks") {
+  for (int parts = 1; parts <= 7; ++parts) {
+    int64_t next = 0;
+    for (int part = 0; part < parts; ++part) {
+      const TaskRange r = split_range(20, part, parts);
+      CHECK(r.first == next);
+      CHECK(r.count >= 20 / parts);
+      CHECK(r.count <= 20 / parts + 1);
+      next = r.first + r.count;
+    }
+    CHECK(next == 20);
+  }
+  CHECK(split_range(5, 1, 3).first == 1);
+  CHECK(split_range(5, 1, 3).count == 2);
+  CHECK_THROWS_AS(split_range(5, 3, 3), std::invalid_argument);
+  CHECK_THROWS_AS(split_range(5, 0, 0), std::invalid_argument);
+}
+
+TEST_CASE(
+    "a batch drawn in ranges is the whole batch, bit for bit, and advances the generator "
+    "alike") {
+  TaskConfig c = config(3, {2, 3, 5}, 4, 16);  // 12 tasks; blocks cut across the K groups
+  c.random_lengths = true;
+  c.shift = Shift::Anisotropic;  // every buffer, scales included
+  for (const DType dtype : {DType::F32, DType::F64}) {
+    c.dtype = dtype;
+    Generator whole_gen(17);
+    const TaskBatch whole = sample_tasks(c, whole_gen);
+    for (int parts : {1, 2, 3, 5, 12}) {
+      CAPTURE(parts);
+      std::vector<TaskBatch> blocks;
+      for (int part = 0; part < parts; ++part) {
+        Generator gen(17);
+        blocks.push_back(sample_tasks(c, gen, split_range(12, part, parts)));
+        CHECK(gen.state() == whole_gen.state());  // as far as the whole draw
+      }
+      auto joined = [&](auto member) {
+        std::vector<Tensor> pieces;
+        for (const TaskBatch& b : blocks) pieces.push_back(b.*member);
+        return concat(pieces, 0);
+      };
+      for (auto member :
+           {&TaskBatch::x, &TaskBatch::lengths, &TaskBatch::weights, &TaskBatch::means,
+            &TaskBatch::component_mask, &TaskBatch::ks, &TaskBatch::labels, &TaskBatch::scales}) {
+        const Tensor a = joined(member), b = whole.*member;
+        REQUIRE(a.shape() == b.shape());
+        REQUIRE(a.dtype() == b.dtype());
+        CHECK(std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(),
+                          static_cast<size_t>(a.numel() * dtype_size(a.dtype()))) == 0);
+      }
+    }
+  }
+  Generator gen(17);
+  CHECK_THROWS_WITH_AS(sample_tasks(c, gen, TaskRange{10, 3}),
+                       "sample_tasks: tasks [10, 13) do not lie within the batch of 12",
                        std::invalid_argument);
 }

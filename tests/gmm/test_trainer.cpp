@@ -1,5 +1,6 @@
 // test_trainer.cpp — the TGMM training loop: resume is bit-identical, a non-finite loss stops
-// training and keeps the last good checkpoint, a stop request checkpoints, logs are written.
+// training and keeps the last good checkpoint, a stop request checkpoints, logs are written; a
+// diagonal-covariance run logs its scale loss and its checkpoint loads back.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -255,4 +256,57 @@ TEST_CASE("the paper recipe is an overlay on the default run") {
   CHECK(o.batch == 64);
   CHECK(o.n == 128);
   CHECK(o.eval_ns == std::vector<int64_t>{32, 64, 128});
+}
+
+TEST_CASE(
+    "a diagonal run trains on anisotropic tasks, logs its scale loss, scores scales, and "
+    "its checkpoint loads back") {
+  TrainOptions o = tiny(fresh_dir("diag"));
+  o.model.covariance = Covariance::Diagonal;
+  o.baselines = default_baselines(Covariance::Diagonal);
+  o.steps = 3;
+  const TrainResult result = train_tgmm(o);
+  REQUIRE(result.final_eval.size() == 2 * 4);  // K = 2, 3: tgmm and three baselines
+  for (const EvalRecord& r : result.final_eval) {
+    CAPTURE(r.method);
+    if (r.method == "spectral") {
+      CHECK(r.metrics.failures == r.metrics.tasks);
+      CHECK(r.metrics.scale_error.count == 0);
+    } else {
+      CHECK(r.metrics.scale_error.count == r.metrics.tasks - r.metrics.failures);
+      CHECK(r.metrics.scale_error.count > 0);
+    }
+  }
+  CHECK(result.final_eval[0].method == "tgmm");
+  CHECK(result.final_eval[2].method == "em-paper-diag");
+  for (const auto& line : step_lines(o.out)) {
+    const auto j = nlohmann::json::parse(line);
+    REQUIRE(j.contains("scale_loss"));
+    CHECK(j["scale_loss"].get<double>() > 0);
+    // The logged loss is the sum of its three parts (in f32, each rounded once).
+    CHECK(j["loss"].get<double>() ==
+          doctest::Approx(j["weight_loss"].get<double>() + j["mean_loss"].get<double>() +
+                          j["scale_loss"].get<double>())
+              .epsilon(1e-5));
+  }
+
+  // The checkpoint: its metadata says diag, and the reloaded model gives the same scales.
+  const std::string model_file = o.out + "/" + nn::kModelFile;
+  const TgmmConfig config = TgmmConfig::from_metadata(nn::read_safetensors_metadata(model_file));
+  CHECK(config.covariance == Covariance::Diagonal);
+  CHECK(config.k_max == 3);
+  Generator gen(0);
+  TgmmModel reloaded(config, gen);
+  nn::load_module(model_file, reloaded);
+  TrainingRun run(o);
+  run.resume();
+  TaskConfig tasks = o.task_config();
+  tasks.random_lengths = false;
+  Generator task_gen(1);
+  const TaskBatch batch = sample_tasks(tasks, task_gen);
+  REQUIRE(batch.scales.defined());
+  const TgmmOutput a = run.model().forward(batch.x, batch.ks, batch.valid_mask(DType::F32));
+  const TgmmOutput b = reloaded.forward(batch.x, batch.ks, batch.valid_mask(DType::F32));
+  CHECK(max_abs_diff(a.scales.value(), b.scales.value()) == 0.0);
+  CHECK(max_abs_diff(a.means.value(), b.means.value()) == 0.0);
 }

@@ -22,7 +22,6 @@ using namespace tg::nn::testing;
 using tg::testing::error_of;
 namespace fs = std::filesystem;
 
-
 namespace {
 
 std::string u64_le(uint64_t n) {
@@ -342,6 +341,12 @@ TEST_CASE("checkpoint: resuming from a checkpoint is bit-identical to not stoppi
   CHECK(gen.state() == straight_gen.state());
   // The model file is a plain safetensors model file with the model metadata.
   CHECK(read_safetensors_metadata(dir.file(kModelFile)).at("hidden") == "4");
+  // read_checkpoint: the same step, generator states and metadata, with nothing to load into.
+  const Checkpoint read = read_checkpoint(dir.path.string());
+  CHECK(read.step == stop);
+  CHECK(read.rng_states == ck.rng_states);
+  CHECK(read.model_metadata == ck.model_metadata);
+  CHECK(read.training_metadata == ck.training_metadata);
 }
 
 TEST_CASE("checkpoint: mismatched pairs, optimisers and models are refused, nothing changes") {
@@ -362,6 +367,7 @@ TEST_CASE("checkpoint: mismatched pairs, optimisers and models are refused, noth
                   fs::copy_options::overwrite_existing);
     CHECK_THROWS_WITH(load_checkpoint(dir.path.string(), target, target_opt),
                       doctest::Contains("does not belong to"));
+    CHECK_THROWS_WITH(read_checkpoint(dir.path.string()), doctest::Contains("does not belong to"));
   }
   SUBCASE("another optimiser") {
     SGD sgd(target.named_parameters());
@@ -378,6 +384,8 @@ TEST_CASE("checkpoint: mismatched pairs, optimisers and models are refused, noth
     fs::remove(dir.file(kTrainingStateFile));
     CHECK_FALSE(checkpoint_exists(dir.path.string()));
     CHECK_THROWS_WITH(load_checkpoint(dir.path.string(), target, target_opt),
+                      doctest::Contains("training_state.safetensors': cannot open"));
+    CHECK_THROWS_WITH(read_checkpoint(dir.path.string()),
                       doctest::Contains("training_state.safetensors': cannot open"));
   }
   CHECK(same_bits(target.w.value(), w_before));

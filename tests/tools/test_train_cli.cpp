@@ -1,16 +1,28 @@
 // test_train_cli.cpp — tools/train as a program: bad flags and configs give one line and exit 2,
 // a TOML config is read (command-line flags win), a short run writes its files (the plots need
 // gnuplot on PATH); without gnuplot, or with one that fails, the run still succeeds and says so.
+// --resume with settings that contradict the checkpoint exits 2 naming them; SIGTERM and SIGINT
+// stop a run with exit code 130 and a checkpoint at the step reached, and `--resume` alone then
+// finishes it exactly as a run that never stopped (its log, baselines once, and model file's
+// bytes), whether stopped before the first evaluation or after one.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "nn/checkpoint.h"
 #include "run_program.h"
 #include "tensor/device.h"
 
@@ -33,6 +45,31 @@ std::string write_file(const std::string& name, const std::string& text) {
 const char* kTiny =
     "--d 2 --ks 2,3 --embd 16 --layers 1 --heads 2 --n 8 --batch 2 --eval-n 8 --eval-tasks 4 "
     "--positions 8 --threads 1";
+
+// The lines of train.jsonl of one type ("step": those with a loss; "eval": the evaluations),
+// without wall-clock times.
+std::vector<std::string> logged(const fs::path& dir, const std::string& type = "step") {
+  std::vector<std::string> lines;
+  std::ifstream in(dir / "train.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.value("type", std::string("step")) != type || (type == "step" && !j.contains("loss"))) {
+      continue;
+    }
+    j.erase("seconds");
+    if (j.contains("records")) {
+      for (auto& record : j["records"]) record.erase("seconds_per_task");
+    }
+    lines.push_back(j.dump());
+  }
+  return lines;
+}
+
+std::string file_bytes(const fs::path& path) {
+  std::stringstream bytes;
+  bytes << std::ifstream(path, std::ios::binary).rdbuf();
+  return bytes.str();
+}
 
 }  // namespace
 
@@ -61,6 +98,8 @@ TEST_CASE("tools/train: bad flags and settings give one line on stderr and exit 
       {"--recipe fast", "train: --recipe: unknown recipe 'fast' (expected paper)\n"},
       {"--device tpu", "train: --device: 'tpu' (expected cpu or cuda)\n"},
       {"--embd 30 --heads 4", "train: TGMM config: embd must be a positive multiple of heads\n"},
+      {"--covariance full", "train: unknown covariance 'full' (expected unit or diag)\n"},
+      {"--ks 2,4 --k-max 3", "train: --k-max 3 is below K=4 of --ks\n"},
       {"--config /nonexistent.toml", ""},
       {"--bogus 1", ""},
   };
@@ -155,7 +194,7 @@ TEST_CASE("tools/train: flag over config file over --recipe over default, end to
                    "per K x 2 K, N <= 8; constant lr 0.002") != std::string::npos);
 }
 
-TEST_CASE("tools/train exit codes: 1 when training diverges or cannot resume, 130 when stopped") {
+TEST_CASE("tools/train exit codes: 1 when training diverges or cannot resume") {
   const fs::path out = fs::temp_directory_path() / "tg_train_cli_codes";
   fs::remove_all(out);
   Run r = run_train(std::string(kTiny) + " --steps 20 --lr 1e30 --clip 0 --warmup 0 " +
@@ -169,20 +208,168 @@ TEST_CASE("tools/train exit codes: 1 when training diverges or cannot resume, 13
   CHECK(r.exit_code == 1);
   CHECK(r.err == "train: --resume: no checkpoint in " + out.string() + "\n");
 
-  // SIGTERM once steps are being logged: a checkpoint, exit code 130, and --resume continues.
+  // A checkpoint that does not read: exit code 1, the file and the reason in one line.
+  r = run_train(std::string(kTiny) + " --steps 1 --eval-every 0 --out " + out.string());
+  REQUIRE(r.exit_code == 0);
+  std::ofstream(out / "training_state.safetensors", std::ios::trunc) << "garbage";
+  r = run_train("--resume --out " + out.string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.rfind("train: ", 0) == 0);
+  CHECK(r.err.find("training_state.safetensors") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+TEST_CASE("tools/train --resume: contradicting settings exit 2 in one line; the same run on") {
+  const fs::path out = fs::temp_directory_path() / "tg_train_cli_resume";
+  const fs::path straight = fs::temp_directory_path() / "tg_train_cli_resume_straight";
   fs::remove_all(out);
-  const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path() / "train";
-  const std::string log = (out / "train.jsonl").string();
-  const std::string script = bin.string() + " " + kTiny + " --steps 1000000 --out " + out.string() +
-                             " > /dev/null 2>&1 & pid=$!; for i in $(seq 600); do [ -s " + log +
-                             " ] && break; sleep 0.1; done; kill -TERM $pid; wait $pid; exit $?";
-  const int status = std::system(("bash -c '" + script + "'").c_str());
+  fs::remove_all(straight);
+  // --warmup 2: steps 1-3 have the same rates in a 3-step and a 6-step cosine schedule, so a
+  // 3-step run extended to 6 equals a 6-step run (the schedule follows --steps, train_flags.h).
+  const std::string run =
+      std::string(kTiny) + " --weight-head average --lr 1e-3 --warmup 2 --eval-every 0";
+  Run r = run_train(run + " --steps 3 --out " + out.string());
+  REQUIRE(r.exit_code == 0);
+
+  r = run_train("--resume --out " + out.string() + " --lr 0.003 --loss sorted");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "train: --resume: the checkpoint in " + out.string() +
+                     " was trained with different settings: lr 0.001 (saved) vs 0.003 (given); "
+                     "loss hungarian (saved) vs sorted (given)\n");
+  CHECK(r.out.empty());
+  const std::string config = write_file("tg_train_cli_resume.toml", "weight-head = \"slot\"\n");
+  r = run_train("--resume --out " + out.string() + " --config " + config);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "train: --resume: the checkpoint in " + out.string() +
+                     " was trained with different settings: weight-head average (saved) vs slot "
+                     "(given)\n");
+
+  // The same settings again, and a longer run: accepted, and the same as one run of 6 steps.
+  r = run_train(run + " --resume --steps 6 --out " + out.string());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind("resumed from " + out.string() + " at step 3\n", 0) == 0);
+  r = run_train(run + " --steps 6 --out " + straight.string());
+  REQUIRE(r.exit_code == 0);
+  CHECK(logged(out) == logged(straight));
+  CHECK(logged(out).size() == 6);
+  CHECK(file_bytes(out / "model.safetensors") == file_bytes(straight / "model.safetensors"));
+  // The baselines scored again at step 6 are those logged at step 3: not logged twice. On other
+  // evaluation tasks (--eval-tasks may change on resume) they are new, and logged.
+  CHECK(logged(out, "baselines").size() == 1);
+  r = run_train("--resume --steps 7 --eval-tasks 3 --out " + out.string());
+  CHECK(r.exit_code == 0);
+  const std::vector<std::string> baselines = logged(out, "baselines");
+  REQUIRE(baselines.size() == 2);
+  CHECK(nlohmann::json::parse(baselines[1])["records"].size() ==
+        nlohmann::json::parse(baselines[0])["records"].size());
+  CHECK(baselines[1] != baselines[0]);
+}
+
+namespace {
+
+// Starts build/bin/train with `args` (separated by single spaces), its stdout and stderr into
+// `output`; returns its process id.
+pid_t start_train(const std::string& args, const fs::path& output) {
+  const std::string bin = (fs::read_symlink("/proc/self/exe").parent_path() / "train").string();
+  std::vector<std::string> words = {bin};
+  std::stringstream items(args);
+  for (std::string word; std::getline(items, word, ' ');) words.push_back(word);
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  const std::string out = output.string();
+  const pid_t pid = fork();
+  if (pid == 0) {  // only async-signal-safe calls from here on
+    const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// A run long enough to be stopped part way: 1000 steps, evaluated every 200, checkpoints every
+// 300, with a non-default weight head and learning rate. No --threads: a bare --resume takes the
+// default, like this run.
+const std::string kStoppable =
+    "--d 2 --ks 2,3 --embd 16 --layers 1 --heads 2 --n 8 --batch 2 --eval-n 8 --eval-tasks 4 "
+    "--positions 8 --weight-head average --lr 1e-3 --steps 1000 --eval-every 200 "
+    "--checkpoint-every 300";
+
+// The uninterrupted run of kStoppable, once per test process.
+const fs::path& straight_run() {
+  static const fs::path dir = [] {
+    const fs::path d = fs::temp_directory_path() / "tg_train_cli_straight";
+    fs::remove_all(d);
+    const Run r = run_train(kStoppable + " --out " + d.string());
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return d;
+  }();
+  return dir;
+}
+
+// kStoppable stopped by `signal` once train.jsonl holds `logged_first` (a step's line, or the first
+// evaluation's), then resumed with --resume alone: exit code 130, a checkpoint at the step
+// reached, and a resumed run whose log (steps, evaluations, the baselines once) and final model
+// file are those of the run that never stopped.
+void stop_and_resume(int signal, const std::string& name, const std::string& logged_first) {
+  const fs::path out = fs::temp_directory_path() / ("tg_train_cli_" + name);
+  fs::remove_all(out);
+  const fs::path console = fs::temp_directory_path() / ("tg_train_cli_" + name + ".txt");
+  const pid_t pid = start_train(kStoppable + " --out " + out.string(), console);
+  REQUIRE(pid > 0);
+  const fs::path log = out / "train.jsonl";
+  for (int i = 0; i < 30000 && file_bytes(log).find(logged_first) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(kill(pid, signal) == 0);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(fs::exists(out / "model.safetensors"));
   CHECK(fs::exists(out / "training_state.safetensors"));
-  r = run_train(std::string(kTiny) + " --resume --steps 1 --out " + out.string());
-  CHECK(r.exit_code == 0);
-  CHECK(r.out.rfind("resumed from " + out.string() + " at step ", 0) == 0);
+
+  // "train: stopped at step N; checkpoint saved in DIR (continue with --resume)", and the
+  // checkpoint and the log are at step N.
+  const std::string said = file_bytes(console);
+  const std::string stopped = "train: stopped at step ";
+  const size_t at = said.find(stopped);
+  REQUIRE(at != std::string::npos);
+  const int64_t step = std::stoll(said.substr(at + stopped.size()));
+  CHECK(said.find("; checkpoint saved in " + out.string() + " (continue with --resume)\n", at) !=
+        std::string::npos);
+  CAPTURE(step);
+  CHECK(step > 0);
+  CHECK(step < 1000);
+  CHECK(tg::nn::read_checkpoint(out.string()).step == step);
+  const std::vector<std::string> before = logged(out);
+  REQUIRE(!before.empty());
+  CHECK(nlohmann::json::parse(before.back())["step"] == step);
+
+  const Run resumed = run_train("--resume --out " + out.string());
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.out.rfind(
+            "resumed from " + out.string() + " at step " + std::to_string(step) + "\n", 0) == 0);
+  const fs::path& straight = straight_run();
+  CHECK(logged(out) == logged(straight));
+  CHECK(logged(out).size() == 1000);
+  CHECK(logged(out, "eval") == logged(straight, "eval"));
+  CHECK(logged(out, "eval").size() == 5);  // at 200, 400, 600, 800 and the end
+  CHECK(logged(out, "baselines") == logged(straight, "baselines"));
+  CHECK(logged(out, "baselines").size() == 1);
+  CHECK(file_bytes(out / "model.safetensors") == file_bytes(straight / "model.safetensors"));
+}
+
+}  // namespace
+
+TEST_CASE("tools/train stopped by SIGTERM: exit 130, a checkpoint, a bare --resume is exact") {
+  stop_and_resume(SIGTERM, "sigterm", "\"step\":");  // before the first evaluation
+}
+
+TEST_CASE("tools/train stopped by SIGINT: exit 130, a checkpoint, a bare --resume is exact") {
+  stop_and_resume(SIGINT, "sigint", "\"type\":\"eval\"");  // after an evaluation
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // test_train_flags.cpp — the training settings as typed flags (tools/lib/train_flags.h), parsed
 // in-process: the defaults are the default run, where a setting comes from (flag > config file >
-// recipe > default), TOML config keys (lists, floats, booleans, unknown keys, syntax errors),
-// the help listing every setting with its default, and the integer-list parser all programs use.
+// recipe > default), TOML config keys (lists, floats, booleans, unknown keys, syntax errors,
+// values of the wrong kind, the valid seeds of the config fuzz corpus), the help listing every
+// setting with its default, and the integer-list parser all programs use.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -83,7 +84,8 @@ TEST_CASE("each flag sets its field, typed") {
       "--d 3 --ks 2,4 --embd 32 --layers 2 --heads 8 --backbone gpt2 --weight-head average "
       "--n 32 --batch 5 --steps 7 --lr 0.0025 --min-lr 1e-5 --wd 0.01 --warmup 3 "
       "--schedule constant --clip 0.5 --loss sorted --seed 9 --threads 1 --eval-every 4 "
-      "--eval-n 16,32 --eval-tasks 8 --checkpoint-every 2 --out /tmp/x --resume");
+      "--eval-n 16,32 --eval-tasks 8 --checkpoint-every 2 --out /tmp/x --resume --dtype f64 "
+      "--replica-check-every 7");
   CHECK(o.model.d == 3);
   CHECK(o.model.ks == std::vector<int64_t>{2, 4});
   CHECK(o.model.embd == 32);
@@ -110,6 +112,8 @@ TEST_CASE("each flag sets its field, typed") {
   CHECK(o.checkpoint_every == 2);
   CHECK(o.out == "/tmp/x");
   CHECK(o.resume);
+  CHECK(o.model.dtype == tg::DType::F64);
+  CHECK(o.replica_check_every == 7);
 }
 
 TEST_CASE(
@@ -166,6 +170,12 @@ TEST_CASE("config keys: TOML lists, floats, booleans; the positions grow unless 
         "--eval-n 100 exceeds the model's positions");
 }
 
+TEST_CASE("integers are decimal: a leading zero is not octal, a leading plus is allowed") {
+  CHECK(resolve("--steps 010").steps == 10);
+  CHECK(resolve("--layers +3").model.layers == 3);
+  CHECK(resolve("--seed 18446744073709551615").seed == 18446744073709551615ULL);
+}
+
 TEST_CASE("bad settings are refused in one line naming the flag or the config file") {
   CHECK(refusal("--layers x") == "--layers: 'x' is not a valid number");
   CHECK(refusal("--lr 1e-3x") == "--lr: '1e-3x' is not a valid number");
@@ -175,6 +185,11 @@ TEST_CASE("bad settings are refused in one line naming the flag or the config fi
   CHECK(refusal("--recipe fast") == "--recipe: unknown recipe 'fast' (expected paper)");
   CHECK(refusal("--device tpu") == "--device: 'tpu' (expected cpu or cuda)");
   CHECK(refusal("--batch 0") == "--batch must be >= 1");
+  CHECK(refusal("--dtype f16") == "--dtype: 'f16' (expected f32 or f64)");
+  CHECK(refusal("--procs 0") == "--procs: '0' is not a positive integer");
+  CHECK(refusal("--replica-check-every -1") == "--replica-check-every must be >= 0");
+  CHECK(refusal("--seed -1") == "--seed: '-1' is not a valid number");
+  CHECK(refusal("--steps 0x10") == "--steps: '0x10' is not a valid number");
 
   const std::string unknown = write_toml("tg_flags_unknown.toml", "layers = 2\nwidth = 3\n");
   CHECK(refusal("--config " + unknown) == "config " + unknown + ": unknown key 'width'");
@@ -220,6 +235,8 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
       {"--eval-tasks INT", "[256]"},
       {"--checkpoint-every INT", "[500]"},
       {"--out DIR", "[runs/default]"},
+      {"--dtype f32|f64", "[f32]"},
+      {"--replica-check-every INT", "[100]"},
       {"--device cpu|cuda", "[cpu]"},
   };
   for (const auto& [flag, default_value] : settings) {
@@ -239,6 +256,50 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
   CHECK(help.find("--recipe paper sets: embd=128, layers=12, backbone=gpt2") != std::string::npos);
 }
 
+TEST_CASE(
+    "--covariance and --k-max: K_max is the largest K unless given; diag trains on "
+    "anisotropic tasks against the diagonal EMs") {
+  const TrainOptions defaults = resolve("");
+  CHECK(defaults.model.covariance == tg::gmm::Covariance::Unit);
+  CHECK(defaults.model.k_max == 5);
+  CHECK(defaults.baselines == std::vector<std::string>{"em-paper", "em-strong", "spectral"});
+  CHECK(defaults.task_config().shift == tg::gmm::Shift::None);
+
+  const TrainOptions three = resolve("--ks 2,3,4");
+  CHECK(three.model.k_max == 4);  // the official model's max(Ks)
+  CHECK(three.task_config().k_max == 4);
+  CHECK(resolve("--ks 3").model.k_max == 3);
+  const TrainOptions wider = resolve("--ks 2,3,4 --k-max 6");
+  CHECK(wider.model.k_max == 6);  // room for a larger K later
+  CHECK(wider.model.readout_width() == 6 + 8);
+
+  const TrainOptions diag = resolve("--covariance diag --ks 2,3");
+  CHECK(diag.model.covariance == tg::gmm::Covariance::Diagonal);
+  CHECK(diag.model.k_max == 3);
+  CHECK(diag.model.readout_width() == 3 + 2 * 8);
+  CHECK(diag.task_config().shift == tg::gmm::Shift::Anisotropic);
+  CHECK(diag.eval_settings().shift == tg::gmm::Shift::Anisotropic);
+  CHECK(diag.baselines == std::vector<std::string>{"em-paper-diag", "em-diag", "spectral"});
+  CHECK(diag.model.to_metadata().at("covariance") == "diag");
+
+  const std::string config =
+      write_toml("tg_flags_covariance.toml", "covariance = \"diag\"\nk-max = 7\n");
+  const TrainOptions from_file = resolve("--config " + config);
+  CHECK(from_file.model.covariance == tg::gmm::Covariance::Diagonal);
+  CHECK(from_file.model.k_max == 7);
+
+  CHECK(refusal("--covariance full") == "unknown covariance 'full' (expected unit or diag)");
+  CHECK(refusal("--k-max x") == "--k-max: 'x' is not a valid number");
+  CHECK(refusal("--k-max 0") == "--k-max must be >= 1");
+  CHECK(refusal("--ks 2,4 --k-max 3") == "--k-max 3 is below K=4 of --ks");
+
+  CLI::App app{"train"};
+  tg::tools::TrainFlags flags(app);
+  const std::string help = app.help();
+  CHECK(help.find("  --k-max INT [max of --ks]") != std::string::npos);
+  CHECK(help.find("  --covariance unit|diag [unit]") != std::string::npos);
+}
+
 TEST_CASE("integer lists are parsed once for every program") {
   using tg::tools::cli::parse_int_list;
   CHECK(parse_int_list("2,3,4", "--ks") == std::vector<int64_t>{2, 3, 4});
@@ -252,4 +313,48 @@ TEST_CASE("integer lists are parsed once for every program") {
                     "--n: '4,0' is not a comma-separated list of positive integers");
   CHECK_THROWS_WITH(parse_int_list("", "--ks"), "--ks: empty list");
   CHECK(tg::tools::cli::format_int_list({2, 3, 4, 5}) == "2,3,4,5");
+}
+
+TEST_CASE("config values of the wrong kind are refused by key; what the file held is quoted") {
+  auto refused = [](const std::string& name, const std::string& text) {
+    const std::string path = write_toml(name, text);
+    const std::string message = refusal("--config " + path);
+    const std::string prefix = "config " + path + ": ";
+    return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : "[" + message + "]";
+  };
+  CHECK(refused("tg_kind_bool.toml", "layers = true\n") == "'layers' takes INT, not a boolean");
+  CHECK(refused("tg_kind_flag.toml", "resume = 1\n") == "'resume' must be true or false");
+  CHECK(refused("tg_kind_flag_text.toml", "resume = \"true\"\n") ==
+        "'resume' must be true or false");
+  CHECK(refused("tg_kind_list.toml", "layers = [2, 3]\n") ==
+        "'layers' takes one value, not a list");
+  CHECK(refused("tg_kind_floats.toml", "ks = [2.0, 3.5]\n") == "'ks' must be a list of integers");
+  CHECK(refused("tg_kind_nested.toml", "ks = [[2, 3]]\n") == "'ks' must be a list of integers");
+  CHECK(refused("tg_kind_table.toml", "layers = { value = 2 }\n") ==
+        "'layers' has an unsupported value type");
+  CHECK(refused("tg_kind_date.toml", "steps = 1979-05-27\n") ==
+        "'steps' has an unsupported value type");
+  CHECK(refused("tg_kind_nul.toml", "out = \"runs/a\\u0000b\"\n") ==
+        "'out' holds a NUL byte (\\u0000)");
+  CHECK(refused("tg_kind_key.toml", "\"a\\nb\" = 1\n") == "unknown key 'a\\x0ab'");
+  CHECK(refused("tg_kind_help.toml", "help = true\n") == "unknown key 'help'");
+  // A value the flag refuses is quoted the same way: at most 40 bytes, \xNN for the rest.
+  CHECK(refusal("--config " + write_toml("tg_kind_choice.toml", "loss = \"l\\u0001\"\n")) ==
+        "--loss: 'l\\x01' (expected sorted|hungarian)");
+  CHECK(refusal("--config " +
+                write_toml("tg_kind_long.toml", "layers = \"" + std::string(50, '7') + "x\"\n")) ==
+        "--layers: '" + std::string(40, '7') + "...' is not a valid number");
+  CHECK(tg::tools::cli::quote("a\tb\xff") == "'a\\x09b\\xff'");
+}
+
+TEST_CASE("every valid seed of the config fuzz corpus is accepted as tools/train reads it") {
+  const fs::path corpus = fs::path(TG_SOURCE_DIR) / "tests/fuzz/corpus/fuzz_config";
+  int seeds = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    if (entry.path().filename().string().rfind("valid-", 0) != 0) continue;
+    CAPTURE(entry.path().string());
+    CHECK(refusal("--config " + entry.path().string()) == "accepted");
+    ++seeds;
+  }
+  CHECK(seeds >= 10);
 }

@@ -71,9 +71,25 @@ int usage_error(const std::string& program, const std::string& message) {
   return 2;
 }
 
+std::string quote(const std::string& text) {
+  constexpr size_t kShown = 40;
+  std::string out = "'";
+  for (size_t i = 0; i < text.size() && i < kShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out + (text.size() > kShown ? "...'" : "'");
+}
+
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag,
                                     bool positive) {
-  const std::string refused = flag + ": '" + text + "' is not a comma-separated list of " +
+  const std::string refused = flag + ": " + quote(text) + " is not a comma-separated list of " +
                               (positive ? "positive integers" : "integers");
   std::vector<int64_t> values;
   std::stringstream items(text);
@@ -128,8 +144,8 @@ CLI::Option* add_name_list(CLI::App& app, const std::string& flag, std::vector<s
             std::stringstream items(text);
             for (std::string name; std::getline(items, name, ',');) {
               if (std::find(known.begin(), known.end(), name) == known.end()) {
-                throw CLI::ValidationError(flag + ": unknown " + noun + " '" + name +
-                                           "' (expected " + expected + ")");
+                throw CLI::ValidationError(flag + ": unknown " + noun + " " + quote(name) +
+                                           " (expected " + expected + ")");
               }
               if (std::find(names.begin(), names.end(), name) == names.end()) {
                 names.push_back(name);
@@ -145,6 +161,20 @@ CLI::Option* add_name_list(CLI::App& app, const std::string& flag, std::vector<s
 
 CLI::Validator range(int64_t lo, int64_t hi) {
   return CLI::Range(lo, hi).description(std::to_string(lo) + ".." + std::to_string(hi));
+}
+
+CLI::Validator at_least(double lo, bool strict, const std::string& shown) {
+  std::ostringstream bound;
+  bound << (strict ? "> " : ">= ") << lo;
+  return CLI::Validator(
+      [lo, strict, bound = bound.str()](std::string& text) -> std::string {
+        double v = 0;
+        if (!read_double(text, v)) return quote(text) + " is not a valid number";
+        if (strict ? v > lo : v >= lo) return "";
+        const bool plain = quote(text) == "'" + text + "'";  // printable, short: as typed
+        return "must be " + bound + ", got " + (plain ? text : quote(text));
+      },
+      shown);
 }
 
 CLI::Option* add_text(CLI::App& app, const std::string& flag, std::string& value,

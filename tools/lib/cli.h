@@ -11,6 +11,7 @@
 // "PROGRAM: message" (exit 2).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -29,6 +30,10 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv, const std::string
 
 // "PROGRAM: message" on stderr; returns 2 (the exit code of every usage error).
 int usage_error(const std::string& program, const std::string& message);
+
+// What a user typed, or a file held, for a one-line message: in single quotes, at most 40 bytes
+// of it (then "..."), every byte that is not printable ASCII as \xNN ('x', 'a\x0ab').
+std::string quote(const std::string& text);
 
 // A number (integer or floating point, as T says), refused unless the whole text is one.
 template <class T>
@@ -51,6 +56,9 @@ CLI::Option* add_name_list(CLI::App& app, const std::string& flag, std::vector<s
 
 // A check that an integer lies in [lo, hi], shown in the help as "INT:lo..hi".
 CLI::Validator range(int64_t lo, int64_t hi);
+// A check that a number is at least `lo` (above it, when strict): "--tasks: must be > 0, got 0";
+// `shown` is added to the type in the help ("INT:POSITIVE"), nothing when empty.
+CLI::Validator at_least(double lo, bool strict, const std::string& shown = "");
 
 // Text, shown with `type` in the help (e.g. "gpt2|set"); checked later by whoever uses it.
 CLI::Option* add_text(CLI::App& app, const std::string& flag, std::string& value,
@@ -58,12 +66,21 @@ CLI::Option* add_text(CLI::App& app, const std::string& flag, std::string& value
 
 // A named value of an enum: `parse` turns the text into it (throwing std::invalid_argument
 // with its own message for an unknown name), `name` back into text for the help.
+// A name that does not print as itself (too long, or bytes that are not printable ASCII) is
+// refused as "--flag: 'quoted' (expected TYPE)" rather than in `parse`'s words.
 template <class E, class Parse, class Name>
 CLI::Option* add_choice(CLI::App& app, const std::string& flag, E& value, Parse parse, Name name,
                         const std::string& type, const std::string& meaning) {
   return app
       .add_option_function<std::string>(
-          flag, [&value, parse](const std::string& text) { value = parse(text); }, meaning)
+          flag,
+          [&value, parse, flag, type](const std::string& text) {
+            if (quote(text) != "'" + text + "'") {
+              throw CLI::ValidationError(flag + ": " + quote(text) + " (expected " + type + ")");
+            }
+            value = parse(text);
+          },
+          meaning)
       ->type_name(type)
       ->default_str(name(value));
 }
@@ -72,6 +89,17 @@ CLI::Option* add_choice(CLI::App& app, const std::string& flag, E& value, Parse 
 
 // Floating-point text to a double, correctly rounded (strtod); false unless all of it is read.
 bool read_double(const std::string& text, double& value);
+// Decimal integer text (an optional leading '+'), all of it, in range of T; "010" is ten,
+// not octal eight as CLI11's own conversion would read it.
+template <class T>
+bool read_integer(const std::string& text, T& value) {
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (first != last && *first == '+') ++first;
+  if (first == last || *first == '+' || *first == ' ') return false;
+  const auto [end, error] = std::from_chars(first, last, value, 10);
+  return error == std::errc() && end == last;
+}
 // The shortest text that reads back as `value`.
 std::string format_double(double value);
 
@@ -86,15 +114,15 @@ CLI::Validator number_check() {
           double d = 0;
           ok = read_double(text, d);
         } else {
-          ok = CLI::detail::lexical_cast(text, parsed);
+          ok = read_integer(text, parsed);
         }
-        return ok ? "" : "'" + text + "' is not a valid number";
+        return ok ? "" : quote(text) + " is not a valid number";
       },
       "");
 }
 
-// Integers convert through CLI11; doubles through strtod (CLI11 goes through long double,
-// which can round differently in the last bit).
+// Integers convert as decimal (read_integer); doubles through strtod (CLI11 goes through long
+// double, which can round differently in the last bit).
 template <class T>
 CLI::Option* add_number(CLI::App& app, const std::string& flag, T& value,
                         const std::string& meaning) {
@@ -106,7 +134,12 @@ CLI::Option* add_number(CLI::App& app, const std::string& flag, T& value,
         ->type_name("FLOAT")
         ->default_str(format_double(value));
   } else {
-    return app.add_option(flag, value, meaning)->check(number_check<T>())->capture_default_str();
+    return app
+        .add_option_function<std::string>(
+            flag, [&value](const std::string& text) { read_integer(text, value); }, meaning)
+        ->check(number_check<T>())
+        ->type_name(std::is_signed_v<T> ? "INT" : "UINT")
+        ->default_str(std::to_string(value));
   }
 }
 

@@ -26,8 +26,11 @@ std::string eval_line(const std::vector<gmm::EvalRecord>& tgmm,
     if (r.n != n) continue;
     os << "  K=" << r.k << " " << r.metrics.l2_error.mean;
     for (const auto& b : baselines) {
-      if (b.n == n && b.k == r.k && b.method == "em-paper")
+      if (b.n == n && b.k == r.k && (b.method == "em-paper" || b.method == "em-paper-diag"))
         os << " (em " << b.metrics.l2_error.mean << ")";
+    }
+    if (r.metrics.scale_error.count > 0) {
+      os << std::setprecision(4) << " scale " << r.metrics.scale_error.mean << std::setprecision(3);
     }
   }
   return os.str();
@@ -43,9 +46,10 @@ void ConsoleProgress::on_start(const gmm::TrainingRun& run) {
   console_ << "TGMM: " << run.model().parameter_count() << " parameters, d=" << o.model.d
            << ", D=" << o.model.embd << ", L=" << o.model.layers << ", H=" << o.model.heads << ", "
            << o.model.backbone << " backbone, " << weight_head_name(o.model.weight_head)
-           << " weight head, " << loss_kind_name(o.loss) << " loss; " << o.batch
-           << " tasks per K x " << o.model.ks.size() << " K, N <= " << o.n << "; "
-           << run.schedule().describe() << "\n";
+           << " weight head, "
+           << (o.model.covariance == gmm::Covariance::Diagonal ? "diag covariance, " : "")
+           << loss_kind_name(o.loss) << " loss; " << o.batch << " tasks per K x "
+           << o.model.ks.size() << " K, N <= " << o.n << "; " << run.schedule().describe() << "\n";
   start_ = Clock::now();
   first_step_ = run.steps_done();
 }

@@ -9,7 +9,9 @@
 // learning rate, the steps per second since the start and the time left at that rate. On a
 // terminal it is rewritten in place (\r) after every step; otherwise (a log file) it is printed
 // every 100 steps and at the last. The evaluation line gives TGMM's mean l2-error per K at the
-// first evaluation N, with EM's (the paper's variant) in parentheses when it was scored.
+// first evaluation N, with EM's (the paper's variant: em-paper, or em-paper-diag for a diagonal
+// model) in parentheses when it was scored, and a diagonal model's scale error after it
+// ("K=2 0.031 (em 0.012) scale 0.0040").
 #pragma once
 #include <chrono>
 #include <cmath>

@@ -5,30 +5,66 @@
 
 #include <toml++/toml.h>
 
+#include <cstdio>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 namespace tg::tools {
 
 namespace {
 
-// The value of `key` as the text its flag would take.
-std::string value_text(const toml::node& node, const std::string& key, const std::string& where) {
-  if (auto s = node.value_exact<std::string>()) return *s;
-  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+// toml++'s description of a syntax error, which may quote the offending bytes: non-printable
+// bytes as \xNN, at most 160 bytes, so that the message stays one readable line.
+std::string printable(std::string_view text) {
+  constexpr size_t kMax = 160;
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < kMax; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return text.size() > kMax ? out + "..." : out;
+}
+
+// The value of `key` (of `option`) as the text its flag would take. A flag (--resume) takes a
+// boolean, and only a flag does; an array of integers goes to a list setting (type "INT,...")
+// only; strings (without NUL bytes), integers and floats to any other.
+std::string value_text(const toml::node& node, const CLI::Option& option, const std::string& key,
+                       const std::string& where) {
+  auto refuse = [&](const std::string& why) -> std::string {
+    throw CLI::ConfigError(where + ": " + cli::quote(key) + " " + why);
+  };
+  const std::string type = option.get_type_name();
+  const bool flag = option.get_expected_max() == 0;  // takes no value on the command line
+  const bool list = type.size() > 4 && type.compare(type.size() - 4, 4, ",...") == 0;
+  if (auto b = node.value_exact<bool>()) {
+    return flag ? (*b ? "true" : "false") : refuse("takes " + type + ", not a boolean");
+  }
+  if (flag) return refuse("must be true or false");
+  if (auto s = node.value_exact<std::string>()) {
+    // A command line cannot hold a NUL byte, and a path would silently end at it.
+    return s->find('\0') == std::string::npos ? *s : refuse("holds a NUL byte (\\u0000)");
+  }
   if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
   if (auto f = node.value_exact<double>()) return cli::format_double(*f);
   if (auto array = node.as_array()) {
-    std::string list;
+    if (!list) return refuse("takes one value, not a list");
+    std::string text;
     for (const auto& item : *array) {
       auto i = item.value_exact<int64_t>();
-      if (!i) throw CLI::ConfigError(where + ": '" + key + "' must be a list of integers");
-      list += (list.empty() ? "" : ",") + std::to_string(*i);
+      if (!i) return refuse("must be a list of integers");
+      text += (text.empty() ? "" : ",") + std::to_string(*i);
     }
-    return list;
+    return text;
   }
-  throw CLI::ConfigError(where + ": '" + key + "' has an unsupported value type");
+  return refuse("has an unsupported value type");
 }
 
 }  // namespace
@@ -42,7 +78,7 @@ std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const 
     file = toml::parse(input, path);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
-    os << where << ": " << e.description() << " (line " << e.source().begin.line << ")";
+    os << where << ": " << printable(e.description()) << " (line " << e.source().begin.line << ")";
     throw CLI::ConfigError(os.str());
   }
   std::vector<CLI::ConfigItem> items;
@@ -50,9 +86,9 @@ std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const 
     const std::string name(key.str());
     const CLI::Option* option = app_.get_option_no_throw("--" + name);
     if (option == nullptr || !option->get_configurable()) {
-      throw CLI::ConfigError(where + ": unknown key '" + name + "'");
+      throw CLI::ConfigError(where + ": unknown key " + cli::quote(name));
     }
-    items.push_back({{}, name, {value_text(node, name, where)}});
+    items.push_back({{}, name, {value_text(node, *option, name, where)}});
   }
   return items;
 }

@@ -16,6 +16,15 @@
 // and the profile shows host-side time only (kernels run asynchronously: an op's bucket holds its
 // launches, the waits land elsewhere). `tools/bench kernels|block` run the kernel and GPT-2 block
 // benchmarks (bench/kernels.cpp, bench/gpt2_block.cpp); this program only does `train`.
+//
+// As P processes (`mpirun -np P tools/bench train ...` or `tools/bench train --procs P`;
+// docs/distributed.md) it first times the same global batch on rank 0 alone (the others wait
+// asleep), then the step split over the P processes, and reports on rank 0: the median step time,
+// the time in the collectives ("communication": the gradient allreduce and the loss's sum, waits
+// for the slowest process included), one bare allreduce of the gradient buffer, and the speed-up
+// and scaling efficiency (speed-up / P) against rank 0 alone. --json adds "processes",
+// "alone_median_step_s", "communication_ms_per_step", "allreduce_ms", "gradient_mib", "speedup",
+// "scaling_efficiency".
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -30,9 +39,11 @@
 #include <stdexcept>
 
 #include "gmm/tgmm/training_run.h"
+#include "nn/distributed.h"
 #include "tensor/profiler.h"
 #include "tensor/storage.h"
 #include "tools/lib/cli.h"
+#include "tools/lib/processes.h"
 #include "tools/lib/train_flags.h"
 
 using namespace tg;
@@ -56,12 +67,13 @@ struct Timing {
 };
 
 // Matrix-multiply FLOPs of one training step (forward x 3: the backward does two GEMMs per
-// forward GEMM), for `tasks` tasks of padded length N. Per task, with E = Kmax + d:
+// forward GEMM), for `tasks` tasks of padded length N. Per task, with E = Kmax + d (+ d more
+// for a diagonal model's scales):
 //   read-in 2 N (d+128) D; per layer 24 N D^2 (qkv, projection, MLP) + 4 N^2 D (scores, A V);
 //   readout 4 N D E (keys, values) + 4 N Kmax E (scores, pooling).
 // The same formula is in bench/torch_tgmm.py.
 double step_flops(const TgmmConfig& c, int64_t tasks, int64_t N) {
-  const double D = c.embd, d = c.d, L = c.layers, E = c.k_max + c.d, n = N;
+  const double D = c.embd, d = c.d, L = c.layers, E = c.readout_width(), n = N;
   const double forward = 2 * n * (d + 128) * D + L * (24 * n * D * D + 4 * n * n * D) +
                          4 * n * D * E + 4 * n * c.k_max * E;
   return 3 * forward * tasks;
@@ -97,12 +109,18 @@ std::optional<BenchOptions> parse_options(int argc, char** argv, int& exit_code)
     exit_code = *code;
     return std::nullopt;
   }
+  nn::Communicator* comm = nullptr;
   try {
     b.run = flags.resolve();
     if (!flags.given("steps")) b.run.steps = kTimedSteps;
     if (b.warmup_steps < 0) throw std::invalid_argument("--warmup-steps: must be >= 0");
+    comm = &nn::Communicator::world();
   } catch (const std::exception& e) {
     exit_code = tools::cli::usage_error("bench", e.what());
+    return std::nullopt;
+  }
+  if (auto code = tools::check_processes(flags, b.run, *comm, "bench")) {
+    exit_code = *code;
     return std::nullopt;
   }
   return b;
@@ -225,6 +243,86 @@ void print_report(const TrainingRun& run, const nlohmann::json& j, const BenchOp
   }
 }
 
+// The gradient buffer's elements (parameters and one flag each: nn/data_parallel.h) and the
+// median of 10 bare allreduces of it, in seconds.
+std::pair<int64_t, double> time_allreduce(const TrainingRun& run, const nn::Communicator& comm) {
+  const auto params = run.model().named_parameters();
+  const int64_t elements = run.model().parameter_count() + static_cast<int64_t>(params.size());
+  const Tensor& first = params.front().second.value();
+  Tensor buffer = zeros({elements}, first.dtype(), first.device());
+  std::vector<double> seconds;
+  for (int i = 0; i < 11; ++i) {
+    comm.barrier();
+    const auto t0 = std::chrono::steady_clock::now();
+    comm.allreduce_sum(buffer);
+    if (buffer.device() != Device::CPU) cuda_synchronize();
+    if (i > 0) {  // the first one sets up connections
+      seconds.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  return {elements, quantile(seconds, 0.5)};
+}
+
+// The split step's numbers, added to rank 0's summary: `alone` is rank 0's median on its own.
+void add_process_summary(nlohmann::json& j, const Timing& t, double alone,
+                         std::pair<int64_t, double> allreduce, const TrainingRun& run) {
+  const int p = run.communicator().size();
+  double communication = 0;
+  for (const auto& [family, seconds] : t.families) {
+    if (family == "communication") communication = seconds;
+  }
+  const double median = j["median_step_s"].get<double>();
+  const double bytes =
+      static_cast<double>(allreduce.first) * dtype_size(run.model().config().dtype);
+  j["processes"] = p;
+  j["alone_median_step_s"] = alone;
+  j["communication_ms_per_step"] = 1e3 * communication / static_cast<double>(t.seconds.size());
+  j["allreduce_ms"] = 1e3 * allreduce.second;
+  j["gradient_mib"] = bytes / 1048576.0;
+  j["speedup"] = alone / median;
+  j["scaling_efficiency"] = alone / median / p;
+}
+
+void print_process_summary(const nlohmann::json& j) {
+  std::cout << std::setprecision(4) << "\nProcesses: " << j["processes"].get<int>()
+            << ", each step's tasks split between them\n"
+            << "  rank 0 alone, the same global batch: median "
+            << j["alone_median_step_s"].get<double>() << " s/step\n"
+            << "  split: median " << j["median_step_s"].get<double>() << " s/step, speed-up "
+            << std::setprecision(2) << j["speedup"].get<double>() << ", scaling efficiency "
+            << j["scaling_efficiency"].get<double>() << "\n"
+            << "  communication " << j["communication_ms_per_step"].get<double>()
+            << " ms/step (gradient allreduce and loss sum, waits included); one bare allreduce "
+               "of the "
+            << j["gradient_mib"].get<double>() << " MiB gradient buffer: " << std::setprecision(3)
+            << j["allreduce_ms"].get<double>() << " ms\n";
+}
+
+// P processes: rank 0 alone first, then the split step; rank 0 reports. Returns the exit code.
+int bench_processes(const BenchOptions& b, const TrainOptions& run_options,
+                    nn::Communicator& comm) {
+  double alone = 0;
+  if (comm.is_root()) {
+    TrainingRun single(run_options, nn::Communicator::single_process());
+    alone = quantile(time_steps(single, b.warmup_steps, b.run.steps).seconds, 0.5);
+  }
+  comm.idle_barrier();  // the others sleep meanwhile, leaving rank 0 the cores
+  TrainingRun run(run_options, comm);
+  const Timing timing = time_steps(run, b.warmup_steps, b.run.steps);
+  const auto allreduce = time_allreduce(run, comm);
+  if (!comm.is_root()) return 0;
+  nlohmann::json summary = summary_json(run, b, timing);
+  add_process_summary(summary, timing, alone, allreduce, run);
+  if (b.json) {
+    std::cout << summary.dump() << "\n";
+  } else {
+    print_report(run, summary, b, timing);
+    print_process_summary(summary);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -233,7 +331,9 @@ int main(int argc, char** argv) {
   if (!b) return exit_code;
   TrainOptions run_options = b->run;
   run_options.steps = b->warmup_steps + b->run.steps;  // the schedule spans every step run
+  nn::Communicator& comm = nn::Communicator::world();
   try {
+    if (comm.distributed()) return bench_processes(*b, run_options, comm);
     TrainingRun run(run_options);
     const Timing timing = time_steps(run, b->warmup_steps, b->run.steps);
     const nlohmann::json summary = summary_json(run, *b, timing);
@@ -243,8 +343,12 @@ int main(int argc, char** argv) {
       print_report(run, summary, *b, timing);
     }
   } catch (const std::exception& e) {
-    std::cerr << "bench: " << e.what() << "\n";
-    return 1;
+    if (!comm.distributed()) {
+      std::cerr << "bench: " << e.what() << "\n";
+      return 1;
+    }
+    std::cerr << "bench: rank " << comm.rank() << ": " << e.what() << "\n";
+    comm.abort(1);  // the other processes may be waiting for this one
   }
   return 0;
 }

@@ -441,7 +441,7 @@ void add_options(CLI::App& app, Settings& s, int& threads) {
       ->check(cli::range(1, 1000));
   cli::add_number(app, "--seed", s.seed, "random seed");
   cli::add_number(app, "--threads", threads, "threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::at_least(0, false, "NONNEGATIVE"));
   app.add_flag("--json", s.json, "print one JSON object on stdout");
   app.add_option("--plot", s.plot, "also draw the error-vs-knots figure into FILE (.png or .svg)")
       ->check([](const std::string& file) {

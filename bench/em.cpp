@@ -7,19 +7,23 @@
 // and N(0, I) starting means with uniform weights for each (the paper's EM start). Then times,
 // as the median of --reps runs after one warm-up, divided by the number of tasks, in wall time
 // (*_ms_per_task) and in process CPU time over all threads (*_cpu_ms_per_task):
-//   em_batched   em_run on the whole batch from those starts (paper variant, <= 100 iterations,
-//                tolerance 1e-7 on the average log-likelihood per point)
-//   em_per_task  the same, called once per task (what a per-task loop costs)
-//   em_strong    em_fit with k-means++ and 10 restarts (per task, all restarts included)
-//   spectral     the spectral estimator on the batch (parallel over tasks)
-// and prints one JSON object. --dump FILE writes the tasks and the starts for
-// bench/sklearn_em.py, which fits sklearn's GaussianMixture from the same starts and compares:
+//   em_batched        em_run on the whole batch from those starts (paper variant, <= 100
+//                     iterations, tolerance 1e-7 on the average log-likelihood per point)
+//   em_per_task_loop  the same, called once per task (what a per-task loop costs)
+//   em_strong10       em_fit with k-means++ and 10 restarts (per task, all restarts included)
+//   spectral          the spectral estimator on the batch (parallel over tasks)
+// and prints one JSON object on one line. --threads (default 0: all cores) sets our OpenMP loops
+// and OpenBLAS together. --dump FILE writes the tasks and the starts for bench/sklearn_em.py,
+// which fits sklearn's GaussianMixture from the same starts and compares:
 //   line 1: "B N d K" as text, then B*N*d f64 points, then B*K*d f64 starting means (raw,
 //   little-endian, row-major).
+// --help lists the flags with their types and defaults; a bad flag or value is one line on stderr
+// and exit code 2, as is a --dump file that cannot be written.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -28,6 +32,7 @@
 
 #include "gmm/mixture/em.h"
 #include "gmm/mixture/evaluate.h"
+#include "tools/lib/cli.h"
 
 using namespace tg;
 using namespace tg::gmm;
@@ -63,109 +68,132 @@ Timing median_seconds(const std::function<void()>& f, int64_t reps) {
   return {median(wall), median(cpu)};
 }
 
-int usage(const std::string& msg) {
-  std::fprintf(stderr, "bench_em: %s (flags: --tasks --k --d --n --seed --reps --threads --dump)\n",
-               msg.c_str());
-  return 2;
+struct Options {
+  int64_t tasks = 128, k = 5, d = 8, n = 128, reps = 5;
+  int threads = 0;  // 0: all cores
+  uint64_t seed = 0;
+  std::string dump;  // empty: no dump
+};
+
+void add_options(CLI::App& app, Options& o) {
+  namespace cli = tools::cli;
+  cli::configure(app);
+  const CLI::Validator positive = cli::at_least(0, true, "POSITIVE");
+  cli::add_number(app, "--tasks", o.tasks, "tasks in the batch")->check(positive);
+  cli::add_number(app, "--k", o.k, "components K of every task")->check(positive);
+  cli::add_number(app, "--d", o.d, "dimension of the points")->check(positive);
+  cli::add_number(app, "--n", o.n, "points per task")->check(positive);
+  cli::add_number(app, "--seed", o.seed, "random seed of the tasks and the starting means");
+  cli::add_number(app, "--reps", o.reps, "timed runs per method, after one warm-up (median)")
+      ->check(positive);
+  cli::add_number(app, "--threads", o.threads, "threads (0: all cores)")
+      ->check(cli::at_least(0, false, "NONNEGATIVE"));
+  cli::add_text(app, "--dump", o.dump, "FILE",
+                "write the tasks and starting means here (for bench/sklearn_em.py)");
 }
 
-}  // namespace
+// The tasks and the paper's EM start: uniform weights, N(0, I) means.
+struct Problem {
+  TaskBatch batch;
+  Tensor w0;  // (B, K) starting weights
+  Tensor m0;  // (B, K, d) starting means
+};
 
-int main(int argc, char** argv) {
-  int64_t tasks = 128, k = 5, d = 8, n = 128, reps = 5, threads = 0;
-  uint64_t seed = 0;
-  std::string dump;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) return usage("missing value for " + flag);
-    const std::string value = argv[++i];
-    try {
-      if (flag == "--tasks")
-        tasks = std::stoll(value);
-      else if (flag == "--k")
-        k = std::stoll(value);
-      else if (flag == "--d")
-        d = std::stoll(value);
-      else if (flag == "--n")
-        n = std::stoll(value);
-      else if (flag == "--reps")
-        reps = std::stoll(value);
-      else if (flag == "--threads")
-        threads = std::stoll(value);
-      else if (flag == "--seed")
-        seed = std::stoull(value);
-      else if (flag == "--dump")
-        dump = value;
-      else
-        return usage("unknown flag " + flag);
-    } catch (const std::exception&) {
-      return usage("bad value '" + value + "' for " + flag);
-    }
-  }
-  if (threads > 0) set_num_threads(static_cast<int>(threads));
-
+Problem draw_problem(const Options& o) {
   TaskConfig config;
-  config.d = d;
-  config.ks = {k};
-  config.tasks_per_k = tasks;
-  config.n = n;
+  config.d = o.d;
+  config.ks = {o.k};
+  config.tasks_per_k = o.tasks;
+  config.n = o.n;
   config.dtype = DType::F64;
-  Generator gen(seed);
-  const TaskBatch batch = sample_tasks(config, gen);
-  const Tensor w0 = full({tasks, k}, 1.0 / static_cast<double>(k), DType::F64);  // (B, K)
-  const Tensor m0 = randn({tasks, k, d}, gen, DType::F64);                       // (B, K, d)
-  const EmOptions paper = EmOptions::paper();
+  Generator gen(o.seed);
+  Problem p;
+  p.batch = sample_tasks(config, gen);
+  p.w0 = full({o.tasks, o.k}, 1.0 / static_cast<double>(o.k), DType::F64);
+  p.m0 = randn({o.tasks, o.k, o.d}, gen, DType::F64);
+  return p;
+}
 
-  EmResult result;
-  const Timing batched = median_seconds(
-      [&] { result = em_run(batch.x, batch.lengths, batch.ks, w0, m0, Tensor(), paper); }, reps);
-  const Timing per_task = median_seconds(
+// The timings of the four methods, and what the runs returned.
+struct Measurements {
+  Timing em_batched, em_per_task_loop, em_strong10, spectral;
+  EmResult em;                    // em_run's result on the whole batch
+  int64_t spectral_failures = 0;  // tasks the spectral method could not fit
+};
+
+Measurements measure(const Options& o, const Problem& p) {
+  const TaskBatch& batch = p.batch;
+  const EmOptions paper = EmOptions::paper();
+  Measurements m;
+  m.em_batched = median_seconds(
+      [&] { m.em = em_run(batch.x, batch.lengths, batch.ks, p.w0, p.m0, Tensor(), paper); },
+      o.reps);
+  m.em_per_task_loop = median_seconds(
       [&] {
-        for (int64_t b = 0; b < tasks; ++b) {
+        for (int64_t b = 0; b < o.tasks; ++b) {
           em_run(batch.x.narrow(0, b, 1), batch.lengths.narrow(0, b, 1), batch.ks.narrow(0, b, 1),
-                 w0.narrow(0, b, 1), m0.narrow(0, b, 1), Tensor(), paper);
+                 p.w0.narrow(0, b, 1), p.m0.narrow(0, b, 1), Tensor(), paper);
         }
       },
-      reps);
-  const Timing strong = median_seconds(
+      o.reps);
+  m.em_strong10 = median_seconds(
       [&] {
-        Generator g(seed + 1);
+        Generator g(o.seed + 1);
         em_fit(batch, EmOptions::strong(10), g);
       },
-      reps);
+      o.reps);
   const Estimator spectral = spectral_estimator();
-  int64_t spectral_failures = 0;
-  const Timing spectral_time = median_seconds(
+  m.spectral = median_seconds(
       [&] {
-        Generator g(seed + 2);
-        spectral_failures = 0;
-        for (const auto& e : spectral.fit(batch, g)) spectral_failures += e.ok ? 0 : 1;
+        Generator g(o.seed + 2);
+        m.spectral_failures = 0;
+        for (const auto& e : spectral.fit(batch, g)) m.spectral_failures += e.ok ? 0 : 1;
       },
-      reps);
+      o.reps);
+  return m;
+}
 
-  const double B = static_cast<double>(tasks);
+// One JSON object on one line: the settings, the times per task, then EM's outcome.
+void print_json(const Options& o, const Measurements& m) {
+  const double B = static_cast<double>(o.tasks);
   std::printf("{\"tasks\": %lld, \"k\": %lld, \"d\": %lld, \"n\": %lld, \"threads\": %d",
-              static_cast<long long>(tasks), static_cast<long long>(k), static_cast<long long>(d),
-              static_cast<long long>(n), num_threads());
+              static_cast<long long>(o.tasks), static_cast<long long>(o.k),
+              static_cast<long long>(o.d), static_cast<long long>(o.n), num_threads());
   for (const auto& [name, t] :
-       {std::pair{"em_batched", batched}, std::pair{"em_per_task_loop", per_task},
-        std::pair{"em_strong10", strong}, std::pair{"spectral", spectral_time}}) {
+       {std::pair{"em_batched", m.em_batched}, std::pair{"em_per_task_loop", m.em_per_task_loop},
+        std::pair{"em_strong10", m.em_strong10}, std::pair{"spectral", m.spectral}}) {
     std::printf(", \"%s_ms_per_task\": %.5f, \"%s_cpu_ms_per_task\": %.5f", name, 1e3 * t.wall / B,
                 name, 1e3 * t.cpu / B);
   }
   std::printf(
       ", \"spectral_failures\": %lld, \"em_mean_iterations\": %.2f, \"em_converged\": %lld"
       ", \"em_mean_log_likelihood\": %.6f}\n",
-      static_cast<long long>(spectral_failures), mean(result.iterations.to(DType::F64)).item(),
-      static_cast<long long>(sum(result.converged.to(DType::F64)).item()),
-      mean(result.log_likelihood).item());
+      static_cast<long long>(m.spectral_failures), mean(m.em.iterations.to(DType::F64)).item(),
+      static_cast<long long>(sum(m.em.converged.to(DType::F64)).item()),
+      mean(m.em.log_likelihood).item());
+}
 
-  if (!dump.empty()) {
-    std::ofstream out(dump, std::ios::binary);
-    out << tasks << " " << n << " " << d << " " << k << "\n";
-    out.write(static_cast<const char*>(batch.x.raw_data()), tasks * n * d * 8);
-    out.write(static_cast<const char*>(m0.raw_data()), tasks * k * d * 8);
-    if (!out) return usage("cannot write " + dump);
+// The --dump file (format in the header comment); false when it cannot be written.
+bool write_dump(const std::string& path, const Options& o, const Problem& p) {
+  std::ofstream out(path, std::ios::binary);
+  out << o.tasks << " " << o.n << " " << o.d << " " << o.k << "\n";
+  out.write(static_cast<const char*>(p.batch.x.raw_data()), o.tasks * o.n * o.d * 8);
+  out.write(static_cast<const char*>(p.m0.raw_data()), o.tasks * o.k * o.d * 8);
+  return static_cast<bool>(out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"bench_em: batched EM and the spectral method, time per task"};
+  add_options(app, o);
+  if (auto code = tools::cli::parse(app, argc, argv, "bench_em")) return *code;
+  if (o.threads > 0) set_num_threads(o.threads);
+  const Problem problem = draw_problem(o);
+  print_json(o, measure(o, problem));
+  if (!o.dump.empty() && !write_dump(o.dump, o, problem)) {
+    return tools::cli::usage_error("bench_em", "cannot write " + o.dump);
   }
   return 0;
 }

@@ -12,16 +12,19 @@
 // process CPU seconds per step (less sensitive to other load on the machine: with one thread it
 // is the fairer figure on a busy machine). --threads sets our OpenMP loops and OpenBLAS together
 // (default 1). --activation relu swaps the MLP's tanh-GELU for ReLU (in both programs), to see
-// how much of the step the GELU kernels take.
+// how much of the step the GELU kernels take. --help lists the flags with their types and
+// defaults; a bad flag or value is one line on stderr and exit code 2.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <vector>
 
 #include "nn/gpt2.h"
+#include "tools/lib/cli.h"
 
 using namespace tg;
 
@@ -30,40 +33,34 @@ namespace {
 struct Options {
   int threads = 1, reps = 20;
   int64_t batch = 256, tokens = 64, width = 128, heads = 4;
-  bool relu = false;
+  nn::Activation activation = nn::Activation::Gelu;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::fprintf(stderr, "bench_gpt2_block: %s\n", message.c_str());
-  std::exit(2);
+const char* activation_name(nn::Activation a) {
+  return a == nn::Activation::Relu ? "relu" : "gelu";
 }
 
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string arg = argv[i];
-    if (i + 1 >= argc) usage_error(arg + " needs a value");
-    const std::string text = argv[i + 1];
-    const long value = std::strtol(text.c_str(), nullptr, 10);
-    if (arg == "--threads") {
-      o.threads = static_cast<int>(value);
-    } else if (arg == "--reps") {
-      o.reps = std::max(1, static_cast<int>(value));
-    } else if (arg == "--batch") {
-      o.batch = value;
-    } else if (arg == "--tokens") {
-      o.tokens = value;
-    } else if (arg == "--width") {
-      o.width = value;
-    } else if (arg == "--heads") {
-      o.heads = value;
-    } else if (arg == "--activation" && (text == "gelu" || text == "relu")) {
-      o.relu = text == "relu";
-    } else {
-      usage_error("unknown option " + arg + " " + text);
-    }
-  }
-  return o;
+nn::Activation parse_activation(const std::string& text) {
+  if (text == "gelu") return nn::Activation::Gelu;
+  if (text == "relu") return nn::Activation::Relu;
+  throw CLI::ValidationError("--activation: unknown activation " + tools::cli::quote(text) +
+                             " (expected gelu or relu)");
+}
+
+void add_options(CLI::App& app, Options& o) {
+  namespace cli = tools::cli;
+  cli::configure(app);
+  const CLI::Validator positive = cli::at_least(0, true, "POSITIVE");
+  cli::add_number(app, "--threads", o.threads, "threads of our OpenMP loops and OpenBLAS")
+      ->check(positive);
+  cli::add_number(app, "--reps", o.reps, "timed steps, after 3 warm-up steps (median)")
+      ->check(positive);
+  cli::add_number(app, "--batch", o.batch, "sequences B")->check(positive);
+  cli::add_number(app, "--tokens", o.tokens, "tokens T per sequence")->check(positive);
+  cli::add_number(app, "--width", o.width, "width D of the block")->check(positive);
+  cli::add_number(app, "--heads", o.heads, "attention heads H")->check(positive);
+  cli::add_choice(app, "--activation", o.activation, parse_activation, activation_name, "gelu|relu",
+                  "the MLP's activation (tanh-GELU or ReLU)");
 }
 
 // (B, T): 1 for the first T/2 + (b mod T/2) + 1 tokens of sequence b, then 0.
@@ -85,13 +82,16 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o;
+  CLI::App app{"bench_gpt2_block: forward + backward of one GPT-2 block"};
+  add_options(app, o);
+  if (auto code = tools::cli::parse(app, argc, argv, "bench_gpt2_block")) return *code;
   set_num_threads(o.threads);
   Generator gen(1);
   nn::BlockOptions block_options;
   block_options.attention.n_head = o.heads;
   block_options.attention.causal = true;
-  if (o.relu) block_options.mlp.activation = nn::Activation::Relu;
+  block_options.mlp.activation = o.activation;
   nn::TransformerBlock block(o.width, gen, block_options);
   const ag::Variable x(randn({o.batch, o.tokens, o.width}, gen), true);  // (B, T, D)
   const Tensor upstream = randn({o.batch, o.tokens, o.width}, gen);      // (B, T, D)
@@ -115,8 +115,9 @@ int main(int argc, char** argv) {
       "tgmm++ gpt2 block fwd+bwd B=%lld T=%lld D=%lld H=%lld %s threads=%d: "
       "median %.6f s (min %.6f, max %.6f, %d reps); cpu median %.6f s\n",
       static_cast<long long>(o.batch), static_cast<long long>(o.tokens),
-      static_cast<long long>(o.width), static_cast<long long>(o.heads), o.relu ? "relu" : "gelu",
-      o.threads, median(wall), *std::min_element(wall.begin(), wall.end()),
-      *std::max_element(wall.begin(), wall.end()), o.reps, median(cpu));
+      static_cast<long long>(o.width), static_cast<long long>(o.heads),
+      activation_name(o.activation), o.threads, median(wall),
+      *std::min_element(wall.begin(), wall.end()), *std::max_element(wall.begin(), wall.end()),
+      o.reps, median(cpu));
   return 0;
 }

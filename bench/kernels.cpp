@@ -11,21 +11,24 @@
 // (c) softmax and layer norm throughput at (256*64, 128) (GB/s, counting one read of x and one
 //     write of y; the layer norm backward counts reads of g, x and a write of dx).
 // Each figure is the median of --reps timed runs (default 21) after 3 warm-up runs. Threads:
-// --threads N (default: all cores) sets our OpenMP loops and OpenBLAS together.
+// --threads N (default 0: all cores) sets our OpenMP loops and OpenBLAS together. --json prints
+// one JSON object ({"threads", "results": [{"section", "case", "unit", "ours", and where there is
+// a reference "raw", "ratio"}]}) instead of the table. --help lists the flags with their types and
+// defaults; a bad flag or value is one line on stderr and exit code 2.
 #include <cblas.h>
 #include <omp.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "tensor/ops.h"
+#include "tools/lib/cli.h"
 
 using namespace tg;
 
@@ -204,50 +207,47 @@ void print_json(const std::vector<Result>& results, int threads) {
   std::printf("\n]}\n");
 }
 
-Options parse(int argc, char** argv) {
-  Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--json") {
-      opt.json = true;
-    } else if ((arg == "--threads" || arg == "--reps") && i + 1 < argc) {
-      const int v = std::atoi(argv[++i]);
-      if (v < 1) throw std::invalid_argument(arg + " needs a positive number");
-      (arg == "--threads" ? opt.threads : opt.reps) = v;
-    } else {
-      throw std::invalid_argument("unknown argument '" + arg +
-                                  "' (usage: bench_kernels [--threads N] [--reps N] [--json])");
-    }
-  }
-  return opt;
+void add_options(CLI::App& app, Options& o) {
+  namespace cli = tools::cli;
+  cli::configure(app);
+  cli::add_number(app, "--threads", o.threads,
+                  "threads of our OpenMP loops and OpenBLAS (0: all cores)")
+      ->check(cli::at_least(0, false, "NONNEGATIVE"));
+  cli::add_number(app, "--reps", o.reps, "timed runs per figure, after 3 warm-up runs (median)")
+      ->check(cli::at_least(0, true, "POSITIVE"));
+  app.add_flag("--json", o.json, "print one JSON object instead of the table");
+}
+
+// Every case of sections (a) to (c), in the order of the report.
+std::vector<Result> run_all(const Options& opt) {
+  Generator gen(0);
+  std::vector<Result> results;
+  const int64_t BT = 4096, C = 128;
+  results.push_back(bench_matmul(opt, gen, BT, C, 3 * C, false, false));  // qkv = x @ W
+  results.push_back(bench_matmul(opt, gen, BT, 4 * C, C, false, false));  // MLP down-projection
+  results.push_back(bench_matmul(opt, gen, BT, 3 * C, C, false, true));   // dx = dqkv @ W^T
+  results.push_back(bench_matmul(opt, gen, C, BT, 3 * C, true, false));   // dW = x^T @ dqkv
+  results.push_back(bench_batched(opt, gen, 256, 64, 32, 64, false));     // att @ v shape
+  results.push_back(bench_batched(opt, gen, 256, 64, 32, 64, true));      // q @ k^T
+  for (const Result& r : bench_add(opt, gen)) results.push_back(r);
+  for (const Result& r : bench_nn(opt, gen)) results.push_back(r);
+  return results;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const Options opt = parse(argc, argv);
-    const int threads = opt.threads ? opt.threads : omp_get_num_procs();
-    set_num_threads(threads);
-    Generator gen(0);
-    std::vector<Result> results;
-    const int64_t BT = 4096, C = 128;
-    results.push_back(bench_matmul(opt, gen, BT, C, 3 * C, false, false));  // qkv = x @ W
-    results.push_back(bench_matmul(opt, gen, BT, 4 * C, C, false, false));  // MLP down-projection
-    results.push_back(bench_matmul(opt, gen, BT, 3 * C, C, false, true));   // dx = dqkv @ W^T
-    results.push_back(bench_matmul(opt, gen, C, BT, 3 * C, true, false));   // dW = x^T @ dqkv
-    results.push_back(bench_batched(opt, gen, 256, 64, 32, 64, false));     // att @ v shape
-    results.push_back(bench_batched(opt, gen, 256, 64, 32, 64, true));      // q @ k^T
-    for (const Result& r : bench_add(opt, gen)) results.push_back(r);
-    for (const Result& r : bench_nn(opt, gen)) results.push_back(r);
-    if (opt.json) {
-      print_json(results, threads);
-    } else {
-      print_table(results, threads);
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_kernels: %s\n", e.what());
-    return 2;
+  Options opt;
+  CLI::App app{"bench_kernels: CPU kernels against raw references in the same process"};
+  add_options(app, opt);
+  if (auto code = tools::cli::parse(app, argc, argv, "bench_kernels")) return *code;
+  const int threads = opt.threads ? opt.threads : omp_get_num_procs();
+  set_num_threads(threads);
+  const std::vector<Result> results = run_all(opt);
+  if (opt.json) {
+    print_json(results, threads);
+  } else {
+    print_table(results, threads);
   }
   return 0;
 }

@@ -8,8 +8,10 @@
 // runs, after one warm-up pass), the mean time per task, the process CPU time per fit (robust
 // to a loaded machine, where wall times include waits for a core), and the failure count. With
 // --threads T > 1 it also times the whole set fitted as the evaluation harness does it (an OpenMP
-// loop over tasks) and reports that wall time divided by the task count.
+// loop over tasks) and reports that wall time divided by the task count. --help lists the flags
+// with their types and defaults; a bad flag or value is one line on stderr and exit code 2.
 #include <omp.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -18,11 +20,11 @@
 #include <ctime>
 #include <numeric>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "gmm/mixture/spectral.h"
 #include "gmm/mixture/tasks.h"
+#include "tools/lib/cli.h"
 
 using namespace tg;
 
@@ -32,26 +34,19 @@ struct Options {
   int64_t tasks = 128, k = 5, d = 8, n = 128, reps = 11, threads = 1;
 };
 
-Options parse(int argc, char** argv) {
-  Options o;
-  const std::pair<std::string, int64_t*> flags[] = {
-      {"--tasks", &o.tasks}, {"--k", &o.k},       {"--d", &o.d},
-      {"--n", &o.n},         {"--reps", &o.reps}, {"--threads", &o.threads}};
-  for (int i = 1; i < argc; i += 2) {
-    const std::string flag = argv[i];
-    const auto* match = std::find_if(std::begin(flags), std::end(flags),
-                                     [&](const auto& f) { return f.first == flag; });
-    const long long value = i + 1 < argc ? std::atoll(argv[i + 1]) : 0;
-    if (match == std::end(flags) || value < 1) {
-      std::fprintf(stderr,
-                   "bench_spectral: bad flag or value at '%s' (flags: --tasks --k --d --n "
-                   "--reps --threads, each a positive integer)\n",
-                   flag.c_str());
-      std::exit(2);
-    }
-    *match->second = value;
-  }
-  return o;
+void add_options(CLI::App& app, Options& o) {
+  namespace cli = tools::cli;
+  cli::configure(app);
+  const CLI::Validator positive = cli::at_least(0, true, "POSITIVE");
+  cli::add_number(app, "--tasks", o.tasks, "tasks to fit")->check(positive);
+  cli::add_number(app, "--k", o.k, "components K of every task")->check(positive);
+  cli::add_number(app, "--d", o.d, "dimension of the points")->check(positive);
+  cli::add_number(app, "--n", o.n, "points per task")->check(positive);
+  cli::add_number(app, "--reps", o.reps, "timed fits per task, after one warm-up (median)")
+      ->check(positive);
+  cli::add_number(app, "--threads", o.threads,
+                  "above 1: also time the whole set as an OpenMP loop over tasks")
+      ->check(positive);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -63,11 +58,8 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
-  set_num_threads(1);
+// The points of --tasks tasks from the paper's prior (f64), each (N, d) and contiguous.
+std::vector<Tensor> draw_task_points(const Options& o) {
   gmm::TaskConfig config;
   config.d = o.d;
   config.ks = {o.k};
@@ -76,10 +68,14 @@ int main(int argc, char** argv) {
   config.dtype = DType::F64;
   Generator gen(42);
   const gmm::TaskBatch batch = gmm::sample_tasks(config, gen);
-  std::vector<Tensor> points(o.tasks);  // (N,d) each
+  std::vector<Tensor> points(o.tasks);  // (N, d) each
   for (int64_t b = 0; b < o.tasks; ++b) points[b] = gmm::task_points(batch, b).contiguous();
+  return points;
+}
 
-  // Per task, sequential: median of reps for each task, then median over tasks.
+// One task after another on this thread: the median of --reps fits for each task, then the
+// median and mean over tasks, the CPU time per fit and the failures; prints two lines.
+void time_sequential(const Options& o, const std::vector<Tensor>& points) {
   int failures = 0;
   std::vector<double> per_task(o.tasks);
   const std::clock_t cpu_start = std::clock();
@@ -105,22 +101,36 @@ int main(int argc, char** argv) {
   std::printf("  per task: median %.4f ms, mean %.4f ms (wall); %.4f ms CPU; failures %d/%lld\n",
               1e3 * median(per_task), 1e3 * mean_time, 1e3 * cpu_per_fit, failures,
               static_cast<long long>(o.tasks));
+}
 
-  if (o.threads > 1) {  // the evaluation harness's way: an OpenMP loop over tasks
-    std::vector<double> walls(o.reps);
-    for (int64_t r = 0; r < o.reps; ++r) {
-      const auto start = std::chrono::steady_clock::now();
+// The evaluation harness's way: an OpenMP loop over tasks on --threads threads; prints one line.
+void time_openmp(const Options& o, const std::vector<Tensor>& points) {
+  std::vector<double> walls(o.reps);
+  for (int64_t r = 0; r < o.reps; ++r) {
+    const auto start = std::chrono::steady_clock::now();
 #pragma omp parallel for schedule(dynamic) num_threads(static_cast <int>(o.threads))
-      for (int64_t b = 0; b < o.tasks; ++b) {
-        Generator task_gen(b);
-        gmm::spectral_fit(points[b], o.k, task_gen);
-      }
-      walls[r] = seconds_since(start);
+    for (int64_t b = 0; b < o.tasks; ++b) {
+      Generator task_gen(b);
+      gmm::spectral_fit(points[b], o.k, task_gen);
     }
-    std::printf(
-        "  %lld threads, OpenMP over tasks: %.4f ms per task (wall / tasks, median of %lld)\n",
-        static_cast<long long>(o.threads), 1e3 * median(walls) / o.tasks,
-        static_cast<long long>(o.reps));
+    walls[r] = seconds_since(start);
   }
+  std::printf(
+      "  %lld threads, OpenMP over tasks: %.4f ms per task (wall / tasks, median of %lld)\n",
+      static_cast<long long>(o.threads), 1e3 * median(walls) / o.tasks,
+      static_cast<long long>(o.reps));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"bench_spectral: time per task of the spectral baseline"};
+  add_options(app, o);
+  if (auto code = tools::cli::parse(app, argc, argv, "bench_spectral")) return *code;
+  set_num_threads(1);
+  const std::vector<Tensor> points = draw_task_points(o);
+  time_sequential(o, points);
+  if (o.threads > 1) time_openmp(o, points);
   return 0;
 }

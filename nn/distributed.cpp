@@ -181,11 +181,13 @@ void Communicator::allreduce_sum(const Tensor& send, Tensor& recv) const {
     return;
   }
   if (send.device() == Device::CUDA) {
+#ifdef TG_HAVE_CUDA  // nn/nccl.cpp is compiled (without CUDA, nccl_ is never set)
     if (nccl_) {
       detail::nccl_allreduce_sum(*nccl_, send.raw_device_data(), recv.raw_device_data(),
                                  send.numel(), send.dtype());
       return;
     }
+#endif
     Tensor host = send.to(Device::CPU).contiguous().clone();  // staged through the host
     allreduce_sum(host);
     recv.copy_(host);

@@ -3,7 +3,6 @@
 // Every gradcheck run records the op names in its graph (ag::gradchecked_ops()). After a full
 // run (no command-line filters, as ctest runs it), every op in autograd/op_registry.h must have
 // been seen by some gradcheck, or the suite fails and names the missing ops.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <iostream>

@@ -1,6 +1,5 @@
 // main.cpp — doctest's main, shared by every test binary: the suite runs with a temporary
 // folder of its own (private_tmpdir.h).
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include "private_tmpdir.h"

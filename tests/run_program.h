@@ -1,8 +1,10 @@
 // run_program.h — run one of the built programs (build/bin/<name>) as a user would, for the CLI
 // tests: its exit code, stdout and stderr.
 #pragma once
+#include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +37,16 @@ inline Run run_program(const std::string& program, const std::string& args,
   r.out = so.str();
   r.err = se.str();
   return r;
+}
+
+// Refused as a usage error: exit 2, nothing on stdout, one line "PROGRAM: ..." holding `needle`.
+inline void expect_refused(const Run& r, const std::string& program, const std::string& needle) {
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err.rfind(program + ": ", 0) == 0);
+  CHECK(r.err.find(needle) != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
 
 }  // namespace tg::testing

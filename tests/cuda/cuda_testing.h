@@ -14,12 +14,12 @@
 
 #include "tensor/ops.h"
 
-#define SKIP_WITHOUT_CUDA(what)                                   \
-  do {                                                            \
-    if (!tg::cuda_available()) {                                  \
-      MESSAGE((std::string(what) + ": skipped: no CUDA device")); \
-      return;                                                     \
-    }                                                             \
+#define SKIP_WITHOUT_CUDA(what)                     \
+  do {                                              \
+    if (!tg::cuda_available()) {                    \
+      MESSAGE(what << ": skipped: no CUDA device"); \
+      return;                                       \
+    }                                               \
   } while (0)
 
 namespace tg::cuda_testing {

@@ -3,7 +3,6 @@
 // the same order, so that their collectives meet; rank 0 reports in full, the others only their
 // failures (each prefixed by doctest with its file and line, and by mpirun with nothing: look for
 // a second summary).
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include "nn/distributed.h"

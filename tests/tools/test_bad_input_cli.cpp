@@ -17,17 +17,9 @@
 namespace fs = std::filesystem;
 using tg::testing::Run;
 
-namespace {
+using tg::testing::expect_refused;
 
-// Refused as a usage error: exit 2, nothing on stdout, one line "PROGRAM: ..." holding `needle`.
-void expect_refused(const Run& r, const std::string& program, const std::string& needle) {
-  CAPTURE(r.err);
-  CHECK(r.exit_code == 2);
-  CHECK(r.out.empty());
-  CHECK(r.err.rfind(program + ": ", 0) == 0);
-  CHECK(r.err.find(needle) != std::string::npos);
-  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-}
+namespace {
 
 // The model file of a tiny checkpoint (d = 2, K in {2, 3}), trained for one step; once per
 // test process.

@@ -14,31 +14,16 @@
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tools/lib/train_flags.h"
+#include "tools/train_flags_testing.h"
 
 namespace fs = std::filesystem;
 using tg::gmm::LossKind;
 using tg::gmm::TrainOptions;
 using tg::gmm::WeightHead;
+using tg::testing::refusal;
+using tg::testing::resolve;
 
 namespace {
-
-// The options tools/train would run with for this command line (without the program name).
-TrainOptions resolve(const std::string& args) {
-  CLI::App app;
-  tg::tools::TrainFlags flags(app);
-  app.parse(args, false);
-  return flags.resolve();
-}
-
-// The one-line message tools/train would print for this command line.
-std::string refusal(const std::string& args) {
-  try {
-    resolve(args);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "accepted";
-}
 
 const std::string kTiny =
     "--d 2 --ks 2,3 --embd 16 --layers 1 --heads 2 --n 8 --batch 2 --eval-n 8 --positions 8 "

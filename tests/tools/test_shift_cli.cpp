@@ -18,18 +18,12 @@
 namespace fs = std::filesystem;
 using tg::testing::Run;
 
+using tg::testing::expect_refused;
+
 namespace {
 
 Run run_baselines(const std::string& args) { return tg::testing::run_program("baselines", args); }
 Run run_eval(const std::string& args) { return tg::testing::run_program("eval", args); }
-
-void expect_refused(const Run& r, const std::string& program, const std::string& needle) {
-  CHECK(r.exit_code == 2);
-  CHECK(r.out.empty());
-  CHECK(r.err.rfind(program + ": ", 0) == 0);
-  CHECK(r.err.find(needle) != std::string::npos);
-  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-}
 
 // A tiny d = 2 model (K in {2, 3}), trained for one step: enough for tools/eval to load and run.
 // Written once per test process.

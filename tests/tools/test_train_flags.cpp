@@ -12,11 +12,14 @@
 
 #include "tools/lib/cli.h"
 #include "tools/lib/train_flags.h"
+#include "tools/train_flags_testing.h"
 
 namespace fs = std::filesystem;
 using tg::gmm::LossKind;
 using tg::gmm::TrainOptions;
 using tg::gmm::WeightHead;
+using tg::testing::refusal;
+using tg::testing::resolve;
 
 namespace {
 
@@ -24,24 +27,6 @@ std::string write_toml(const std::string& name, const std::string& text) {
   const fs::path path = fs::temp_directory_path() / name;
   std::ofstream(path) << text;
   return path.string();
-}
-
-// The options tools/train would run with for this command line (without the program name).
-TrainOptions resolve(const std::string& args) {
-  CLI::App app;
-  tg::tools::TrainFlags flags(app);
-  app.parse(args, false);
-  return flags.resolve();
-}
-
-// The one-line message tools/train would print for this command line.
-std::string refusal(const std::string& args) {
-  try {
-    resolve(args);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "accepted";
 }
 
 }  // namespace

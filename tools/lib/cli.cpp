@@ -71,10 +71,9 @@ int usage_error(const std::string& program, const std::string& message) {
   return 2;
 }
 
-std::string quote(const std::string& text) {
-  constexpr size_t kShown = 40;
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kShown; ++i) {
+std::string printable(std::string_view text, size_t max_bytes) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
@@ -84,8 +83,10 @@ std::string quote(const std::string& text) {
       out += hex;
     }
   }
-  return out + (text.size() > kShown ? "...'" : "'");
+  return text.size() > max_bytes ? out + "..." : out;
 }
+
+std::string quote(const std::string& text) { return "'" + printable(text, 40) + "'"; }
 
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag,
                                     bool positive) {

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -31,8 +32,11 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv, const std::string
 // "PROGRAM: message" on stderr; returns 2 (the exit code of every usage error).
 int usage_error(const std::string& program, const std::string& message);
 
-// What a user typed, or a file held, for a one-line message: in single quotes, at most 40 bytes
-// of it (then "..."), every byte that is not printable ASCII as \xNN ('x', 'a\x0ab').
+// Text for a one-line message: at most max_bytes bytes of it (then "..."), every byte that is not
+// printable ASCII as \xNN ("a\x0ab").
+std::string printable(std::string_view text, size_t max_bytes);
+// What a user typed, or a file held, for a one-line message: printable(text, 40) in single
+// quotes ('x', 'a\x0ab').
 std::string quote(const std::string& text);
 
 // A number (integer or floating point, as T says), refused unless the whole text is one.

@@ -15,24 +15,6 @@ namespace tg::tools {
 
 namespace {
 
-// toml++'s description of a syntax error, which may quote the offending bytes: non-printable
-// bytes as \xNN, at most 160 bytes, so that the message stays one readable line.
-std::string printable(std::string_view text) {
-  constexpr size_t kMax = 160;
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < kMax; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    }
-  }
-  return text.size() > kMax ? out + "..." : out;
-}
-
 // The value of `key` (of `option`) as the text its flag would take. A flag (--resume) takes a
 // boolean, and only a flag does; an array of integers goes to a list setting (type "INT,...")
 // only; strings (without NUL bytes), integers and floats to any other.
@@ -78,7 +60,8 @@ std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const 
     file = toml::parse(input, path);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
-    os << where << ": " << printable(e.description()) << " (line " << e.source().begin.line << ")";
+    os << where << ": " << cli::printable(e.description(), 160) << " (line "
+       << e.source().begin.line << ")";
     throw CLI::ConfigError(os.str());
   }
   std::vector<CLI::ConfigItem> items;

@@ -67,6 +67,9 @@ void TrainOptions::validate() const {
   }
   model.validate();
   if (n < 2) fail("--n must be >= 2");
+  if (n_start != 0 && (n_start < 2 || n_start > n)) {
+    fail("--n-start must be 0 (off) or in [2, --n], got " + std::to_string(n_start));
+  }
   if (batch < 1) fail("--batch must be >= 1");
   if (steps < 1) fail("--steps must be >= 1");
   if (!(lr > 0)) fail("--lr must be > 0");
@@ -90,6 +93,18 @@ void TrainOptions::validate() const {
   }
   if (model.backbone == "gpt2" && n > model.n_positions) fail("--n exceeds the model's positions");
   if (out.empty()) fail("--out must not be empty");
+}
+
+int64_t TrainOptions::n_at(int64_t step) const {
+  const int64_t ramp = steps / 2;  // steps of the ramp; full n from then on
+  if (n_start == 0 || step >= ramp) return n;
+  return n_start + (n - n_start) * step / ramp;
+}
+
+TaskConfig TrainOptions::task_config(int64_t step) const {
+  TaskConfig tasks = task_config();
+  tasks.n = n_at(step);
+  return tasks;
 }
 
 TaskConfig TrainOptions::task_config() const {
@@ -135,6 +150,7 @@ std::string int_list_text(const std::vector<int64_t>& values) {
 
 std::map<std::string, std::string> TrainOptions::to_metadata() const {
   return {{"train.n", std::to_string(n)},
+          {"train.n_start", std::to_string(n_start)},
           {"train.batch", std::to_string(batch)},
           {"train.steps", std::to_string(steps)},
           {"train.lr", std::to_string(lr)},
@@ -230,6 +246,7 @@ TrainOptions saved_options(const TrainOptions& current, const Metadata& model_me
   }
   const Metadata& m = training_metadata;
   read_saved(m, "train.n", o.n);
+  read_saved(m, "train.n_start", o.n_start);
   read_saved(m, "train.batch", o.batch);
   read_saved(m, "train.warmup", o.warmup);
   read_saved(m, "train.seed", o.seed);

@@ -46,6 +46,9 @@ struct TrainOptions {
                       .backbone = "set",
                       .weight_head = WeightHead::Slot};
   int64_t n = 64;        // max training N (points per task)
+  // A curriculum over N: the most points per training task at the first step, raised linearly
+  // to n by the middle of the run (n_at); 0 = n from the start.
+  int64_t n_start = 0;
   int64_t batch = 16;    // tasks per K per step
   int64_t steps = 3000;  // total optimiser steps (a resumed run continues up to this)
   double lr = 3e-3;
@@ -75,14 +78,18 @@ struct TrainOptions {
 
   // Throws std::invalid_argument naming the bad option (every number finite, in its range).
   void validate() const;
-  // The training tasks of one step: `batch` per K, random lengths in [n/2, n]; anisotropic
-  // (Shift::Anisotropic) for a diagonal model.
+  // The most points per training task at 0-based step `step`: n_start + (n - n_start) * step /
+  // (steps / 2), rounded down, from step steps / 2 on n; n throughout when n_start is 0.
+  int64_t n_at(int64_t step) const;
+  // The training tasks of one step: `batch` per K, random lengths in [n/2, n] (n_at(step) when
+  // given); anisotropic (Shift::Anisotropic) for a diagonal model.
   TaskConfig task_config() const;
+  TaskConfig task_config(int64_t step) const;
   // The evaluation tasks: eval_tasks per (K, N) for each N of eval_ns, from eval_seed;
   // anisotropic for a diagonal model.
   EvalSettings eval_settings() const;
   // The settings as a checkpoint's training metadata (the model's are TgmmConfig::to_metadata,
-  // in the model file). Keys: train.n, .batch, .steps, .lr, .min_lr, .wd, .warmup, .schedule,
+  // in the model file). Keys: train.n, .n_start, .batch, .steps, .lr, .min_lr, .wd, .warmup, .schedule,
   // .clip, .loss, .seed, .eval_n — the doubles there with six decimals ("0.003000"), kept as
   // they always were — and train.lr_exact, .min_lr_exact, .wd_exact, .clip_exact (the shortest
   // text that reads back as the same double), .eval_every, .eval_tasks, .checkpoint_every.
@@ -92,7 +99,7 @@ struct TrainOptions {
 // Resuming (docs/reliability.md, "Resume and interruption"). The options a checkpoint was made
 // with: `current` with every setting the checkpoint recorded written over it — the model
 // (TgmmConfig::from_metadata of the model file's metadata), and from the training metadata the
-// recipe (n, batch, lr, min_lr, wd, warmup, schedule, clip, loss, seed) and the run's length and
+// recipe (n, n_start, batch, lr, min_lr, wd, warmup, schedule, clip, loss, seed) and the run's length and
 // reporting (steps, eval_ns, eval_every, eval_tasks, checkpoint_every). A key the checkpoint
 // lacks (one written before the key existed) leaves the field as `current` has it. A double
 // recorded only with six decimals (no *_exact key) keeps `current`'s value when that prints the

@@ -127,7 +127,8 @@ StepRecord TrainingRun::step() {
   record.step = step_ + 1;
   record.lr = schedule_.lr_at(step_);
   optimizer_.set_lr(record.lr);
-  const TaskBatch batch = sample_tasks(tasks_, data_gen_, share_);  // 1. sample tasks
+  // 1. sample tasks (at most n_at(step) points each: the curriculum over N, when one is set)
+  const TaskBatch batch = sample_tasks(options_.task_config(step_), data_gen_, share_);
   if (comm_.distributed()) {  // 2. to 6., this process's block of a split step
     const StepSplit split{comm_, reducer_, tasks_.batch_size()};
     static_cast<StepResult&>(record) =

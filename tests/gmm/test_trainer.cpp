@@ -3,6 +3,7 @@
 // diagonal-covariance run logs its scale loss and its checkpoint loads back.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -86,6 +87,57 @@ TEST_CASE("a resumed run is bit-identical to an uninterrupted one") {
   CHECK(step_lines(straight) == step_lines(resumed));
   CHECK(step_lines(straight).size() == 6);
   CHECK(fs::exists(straight + "/eval.json"));
+}
+
+TEST_CASE("the curriculum over N: n_start at the first step, linear to n by the middle") {
+  TrainOptions o;
+  o.n = 64;
+  o.steps = 100;
+  CHECK(o.n_at(0) == 64);  // n_start 0: no curriculum
+  CHECK(o.task_config(0).n == 64);
+  o.n_start = 32;
+  CHECK(o.n_at(0) == 32);
+  CHECK(o.n_at(25) == 48);
+  CHECK(o.n_at(49) == 63);  // 32 + 32 * 49 / 50, rounded down
+  CHECK(o.n_at(50) == 64);
+  CHECK(o.n_at(99) == 64);
+  CHECK(o.task_config(10).n == 38);
+  CHECK(o.task_config(10).tasks_per_k == o.batch);
+  o.n_start = 64;  // the same as none
+  CHECK(o.n_at(0) == 64);
+}
+
+namespace {
+
+// Requests a stop once `at` steps are done.
+struct StopAt : TrainingObserver {
+  int64_t at = 0;
+  std::atomic<bool>* stop = nullptr;
+  void on_step(const TrainingRun&, const StepRecord& r) override {
+    if (r.step >= at) *stop = true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a curriculum run takes another trajectory and resumes bit-identically") {
+  TrainOptions o = tiny(fresh_dir("curriculum"));
+  o.n_start = 4;  // n 8: steps 1-3 draw at most 4, 5, 6 points
+  train_tgmm(o);
+  const std::string plain = fresh_dir("curriculum_off");
+  train_tgmm(tiny(plain));
+  CHECK(step_lines(plain).front() != step_lines(o.out).front());
+
+  TrainOptions interrupted = o;
+  interrupted.out = fresh_dir("curriculum_resumed");
+  std::atomic<bool> stop{false};
+  StopAt stop_at;
+  stop_at.at = 2;
+  stop_at.stop = &stop;
+  CHECK(train_tgmm(interrupted, &stop_at, &stop).interrupted);
+  interrupted.resume = true;
+  CHECK(train_tgmm(interrupted).step == 6);
+  CHECK(step_lines(interrupted.out) == step_lines(o.out));
 }
 
 TEST_CASE("resuming without a checkpoint is refused with the directory named") {

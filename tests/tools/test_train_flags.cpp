@@ -70,7 +70,7 @@ TEST_CASE("each flag sets its field, typed") {
       "--n 32 --batch 5 --steps 7 --lr 0.0025 --min-lr 1e-5 --wd 0.01 --warmup 3 "
       "--schedule constant --clip 0.5 --loss sorted --seed 9 --threads 1 --eval-every 4 "
       "--eval-n 16,32 --eval-tasks 8 --checkpoint-every 2 --out /tmp/x --resume --dtype f64 "
-      "--replica-check-every 7");
+      "--replica-check-every 7 --n-start 16");
   CHECK(o.model.d == 3);
   CHECK(o.model.ks == std::vector<int64_t>{2, 4});
   CHECK(o.model.embd == 32);
@@ -80,6 +80,7 @@ TEST_CASE("each flag sets its field, typed") {
   CHECK(o.model.weight_head == WeightHead::Average);
   CHECK(o.model.n_positions == 128);  // the default covers --n and --eval-n already
   CHECK(o.n == 32);
+  CHECK(o.n_start == 16);
   CHECK(o.batch == 5);
   CHECK(o.steps == 7);
   CHECK(o.lr == 0.0025);
@@ -175,6 +176,8 @@ TEST_CASE("bad settings are refused in one line naming the flag or the config fi
   CHECK(refusal("--replica-check-every -1") == "--replica-check-every must be >= 0");
   CHECK(refusal("--seed -1") == "--seed: '-1' is not a valid number");
   CHECK(refusal("--steps 0x10") == "--steps: '0x10' is not a valid number");
+  CHECK(refusal("--n-start 1") == "--n-start must be 0 (off) or in [2, --n], got 1");
+  CHECK(refusal("--n 32 --n-start 48") == "--n-start must be 0 (off) or in [2, --n], got 48");
 
   const std::string unknown = write_toml("tg_flags_unknown.toml", "layers = 2\nwidth = 3\n");
   CHECK(refusal("--config " + unknown) == "config " + unknown + ": unknown key 'width'");

@@ -164,6 +164,10 @@ void TrainFlags::add_model_settings() {
 
 void TrainFlags::add_training_settings() {
   number("n", "most points per training task (N/2 to N)", Field<&TrainOptions::n>{});
+  number("n-start",
+         "curriculum over N: most points per training task at the first step, raised linearly to "
+         "--n by the middle of the run (0: off)",
+         Field<&TrainOptions::n_start>{});
   number("batch", "tasks per K per step", Field<&TrainOptions::batch>{});
   number("steps", "optimiser steps in all", Field<&TrainOptions::steps>{});
   number("lr", "peak learning rate of AdamW", Field<&TrainOptions::lr>{});

@@ -22,6 +22,8 @@
 #include "tensor/ops.h"
 #include "tools/lib/cli.h"
 
+#include "timing.h"  // bench/timing.h
+
 using namespace tg;
 
 namespace {
@@ -42,16 +44,8 @@ struct Case {
   int64_t B, T, H, S;
 };
 
-double thread_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
+using bench::thread_cpu_seconds;
 
 // (B, T): sequence b keeps its first T/2 + b mod T/2 tokens, then padding.
 Tensor tail_padding_mask(int64_t B, int64_t T) {
@@ -71,15 +65,15 @@ void time_case(const Case& c, int reps) {
   const double scale = 0.25;
   std::vector<double> ff, rf, fb, rb;  // fused / reference (composed), forward / backward
   for (int r = 0; r < reps + 1; ++r) {
-    double t0 = thread_seconds();
+    double t0 = thread_cpu_seconds();
     const AttentionResult a = attention(qkv, c.H, mask, true, scale);
-    double t1 = thread_seconds();
+    double t1 = thread_cpu_seconds();
     const Tensor da = attention_backward(g, qkv, a.probs, c.H, scale, true);
-    double t2 = thread_seconds();
+    double t2 = thread_cpu_seconds();
     const AttentionResult b = attention_reference(qkv, c.H, mask, true, scale);
-    double t3 = thread_seconds();
+    double t3 = thread_cpu_seconds();
     const Tensor db = attention_backward_reference(g, qkv, b.probs, c.H, scale);
-    double t4 = thread_seconds();
+    double t4 = thread_cpu_seconds();
     if (r == 0) continue;  // warm-up
     ff.push_back(t1 - t0);
     fb.push_back(t2 - t1);

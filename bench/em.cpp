@@ -34,16 +34,16 @@
 #include "gmm/mixture/evaluate.h"
 #include "tools/lib/cli.h"
 
+#include "timing.h"  // bench/timing.h
+
 using namespace tg;
 using namespace tg::gmm;
 
 namespace {
 
-double process_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
+using bench::median;
+using bench::process_cpu_seconds;
+using bench::seconds_since;
 
 struct Timing {
   double wall = 0, cpu = 0;  // seconds, medians over the repetitions
@@ -59,12 +59,8 @@ Timing median_seconds(const std::function<void()>& f, int64_t reps) {
     const double cpu_start = process_cpu_seconds();
     f();
     cpu.push_back(process_cpu_seconds() - cpu_start);
-    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    wall.push_back(seconds_since(start));
   }
-  auto median = [](std::vector<double>& v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  };
   return {median(wall), median(cpu)};
 }
 

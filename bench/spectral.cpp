@@ -26,6 +26,8 @@
 #include "gmm/mixture/tasks.h"
 #include "tools/lib/cli.h"
 
+#include "timing.h"  // bench/timing.h
+
 using namespace tg;
 
 namespace {
@@ -49,14 +51,8 @@ void add_options(CLI::App& app, Options& o) {
       ->check(positive);
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
+using bench::seconds_since;
 
 // The points of --tasks tasks from the paper's prior (f64), each (N, d) and contiguous.
 std::vector<Tensor> draw_task_points(const Options& o) {

@@ -40,16 +40,16 @@ TEST_CASE("the options' defaults are the default run, and no flags change them")
   CHECK(o.model.heads == 4);
   CHECK(o.model.backbone == "set");
   CHECK(o.model.weight_head == WeightHead::Slot);
-  CHECK(o.n == 64);
-  CHECK(o.batch == 16);
-  CHECK(o.steps == 3000);
+  CHECK(o.n == 32);
+  CHECK(o.batch == 8);
+  CHECK(o.steps == 9400);
   CHECK(o.lr == 3e-3);
   CHECK(o.min_lr == 1e-4);
   CHECK(o.warmup == 200);
   CHECK(o.schedule == "cosine");
   CHECK(o.clip == 1.0);
   CHECK(o.loss == LossKind::Hungarian);
-  CHECK(o.eval_every == 500);
+  CHECK(o.eval_every == 2000);
   CHECK(o.eval_ns == std::vector<int64_t>{64});
   CHECK(o.eval_tasks == 256);
   CHECK(o.checkpoint_every == 500);
@@ -121,7 +121,7 @@ TEST_CASE(
   CHECK(plain.model.layers == 3);
   CHECK(plain.model.embd == 32);
   CHECK(plain.model.backbone == "set");
-  CHECK(plain.batch == 16);
+  CHECK(plain.batch == 8);
 
   // The paper recipe alone: exactly apply_paper_recipe over the defaults.
   TrainOptions paper;
@@ -207,9 +207,9 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
       {"--positions INT", "[128]"},
       {"--backbone gpt2|set", "[set]"},
       {"--weight-head average|slot", "[slot]"},
-      {"--n INT", "[64]"},
-      {"--batch INT", "[16]"},
-      {"--steps INT", "[3000]"},
+      {"--n INT", "[32]"},
+      {"--batch INT", "[8]"},
+      {"--steps INT", "[9400]"},
       {"--lr FLOAT", "[0.003]"},
       {"--min-lr FLOAT", "[0.0001]"},
       {"--wd FLOAT", "[0]"},
@@ -218,7 +218,7 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
       {"--clip FLOAT", "[1]"},
       {"--loss sorted|hungarian", "[hungarian]"},
       {"--seed UINT", "[42]"},
-      {"--eval-every INT", "[500]"},
+      {"--eval-every INT", "[2000]"},
       {"--eval-n INT,...", "[64]"},
       {"--eval-tasks INT", "[256]"},
       {"--checkpoint-every INT", "[500]"},

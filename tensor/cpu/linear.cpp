@@ -133,7 +133,10 @@ void linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, Tensor& 
       const int threads = M * O >= kParallelGrain && !omp_in_parallel() ? omp_get_max_threads() : 1;
 #pragma omp parallel for schedule(static) num_threads(threads)
       for (int t = 0; t < threads; ++t) {
-        const auto [c0, c1] = block(O, threads, t);
+        // Plain variables, not a structured binding: clang does not let the simd loop below
+        // capture a binding of the enclosing scope.
+        const std::pair<int64_t, int64_t> columns = block(O, threads, t);
+        const int64_t c0 = columns.first, c1 = columns.second;
         std::fill(out + c0, out + c1, F(0));
         for (int64_t r = 0; r < M; ++r) {
           const F* row = gp + r * O;

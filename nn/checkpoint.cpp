@@ -259,8 +259,13 @@ Checkpoint read_checkpoint(const std::string& dir) {
 
 bool checkpoint_exists(const std::string& dir) {
   const Paths paths(dir);
-  return std::filesystem::exists(paths.model) &&
-         (std::filesystem::exists(paths.state) || std::filesystem::exists(paths.previous_state));
+  // The non-throwing overloads: a path the system cannot even look up (too long, a component that
+  // is a file) holds no checkpoint, and the caller says so, instead of a filesystem_error.
+  auto exists = [](const std::filesystem::path& p) {
+    std::error_code error;
+    return std::filesystem::exists(p, error);
+  };
+  return exists(paths.model) && (exists(paths.state) || exists(paths.previous_state));
 }
 
 }  // namespace tg::nn

@@ -156,6 +156,14 @@ TEST_CASE("config keys: TOML lists, floats, booleans; the positions grow unless 
         "--eval-n 100 exceeds the model's positions");
 }
 
+TEST_CASE("--resume with an --out the system cannot look up is a run without a checkpoint") {
+  // Found by fuzz_config: a path too long for stat() threw std::filesystem::filesystem_error.
+  const std::string too_long = "/nonexistent/" + std::string(5000, 'b');
+  TrainOptions o;
+  CHECK_NOTHROW(o = resolve("--resume --out " + too_long));
+  CHECK(o.out == too_long);
+}
+
 TEST_CASE("integers are decimal: a leading zero is not octal, a leading plus is allowed") {
   CHECK(resolve("--steps 010").steps == 10);
   CHECK(resolve("--layers +3").model.layers == 3);

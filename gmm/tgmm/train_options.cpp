@@ -29,6 +29,23 @@ int allowed_cores() {
 
 }  // namespace
 
+namespace {
+std::string lowercase_environment(const char* name) {
+  const char* value = std::getenv(name);
+  std::string s = value ? value : "";
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+}  // namespace
+
+bool waits_are_bounded() {
+  const std::string policy = lowercase_environment("OMP_WAIT_POLICY");
+  if (policy == "passive") return true;
+  if (!policy.empty()) return false;  // active: spin for good
+  const std::string spin = lowercase_environment("GOMP_SPINCOUNT");
+  return !spin.empty() && spin.rfind("infinit", 0) != 0;  // "infinite"/"infinity": for good
+}
+
 int default_threads() {
   const nn::Launch launch = nn::launch_from_environment();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -37,11 +54,7 @@ int default_threads() {
     if (allowed > 0 && allowed < cores) return allowed;  // bound: the launcher chose our cores
     return std::max(1, cores / std::max(1, launch.local_size));
   }
-  const char* policy = std::getenv("OMP_WAIT_POLICY");
-  std::string p = policy ? policy : "";
-  for (char& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (p != "passive") return 1;
-  return cores;
+  return waits_are_bounded() ? cores : 1;
 }
 
 std::vector<std::string> default_baselines(Covariance covariance) {

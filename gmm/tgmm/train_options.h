@@ -18,17 +18,25 @@
 
 namespace tg::gmm {
 
-// Threads for a run that does not say. Measured for the default run on the 2-core machine
-// (docs/results.md, "Threads and time"), seconds per step idle / with one other busy process:
-//   one thread                                   0.098 / 0.112
-//   two, OpenMP's default (spinning) waits       0.059 / 0.219  (each barrier waits for a slice)
-//   two, OMP_WAIT_POLICY=passive (threads sleep) 0.071 / 0.103
-// So: every core when the wait policy is passive (the tools/train launcher sets it unless the
-// environment already says otherwise), else one thread.
+// Threads for a run that does not say. Measured on the 2-core AVX2 machine (docs/results.md,
+// "Threads and time"), seconds per step of the default configuration, idle / with one other busy
+// process:
+//   one thread                                                0.0251 / 0.0256
+//   two, OpenMP's default waits (spin 300,000 times, sleep)   0.0164 / 0.0320
+//   two, OMP_WAIT_POLICY=passive (sleep at once)              0.0235 / 0.0275
+//   two, GOMP_SPINCOUNT=1000 (spin 1,000 times, sleep)        0.0151 / 0.0334
+// and for the earlier, larger step (16 tasks per K, N <= 64) the default waits stall under load
+// (0.2169 against one thread's 0.1092). So: every core when a thread's wait at a barrier is
+// bounded — OMP_WAIT_POLICY=passive, or GOMP_SPINCOUNT given (the tools/train launcher sets 1000
+// unless the environment already says otherwise) — else one thread.
 // One of several processes started by mpirun (docs/distributed.md) takes its share of the
 // cores instead: the cores it may run on when it is bound to some (its affinity mask), else the
 // machine's cores divided by the processes on this machine (at least one).
 int default_threads();
+
+// Whether an OpenMP thread waiting at a barrier sleeps after a bounded spin: OMP_WAIT_POLICY is
+// passive, or it is unset and GOMP_SPINCOUNT (libgomp's spins before sleeping) is a finite count.
+bool waits_are_bounded();
 
 // The baselines a run compares TGMM with: em-paper, em-strong and spectral for a unit-covariance
 // model; em-paper-diag, em-diag and spectral (refused on anisotropic tasks: failures) for a

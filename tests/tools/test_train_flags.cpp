@@ -5,11 +5,16 @@
 // setting with its default, and the integer-list parser all programs use.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <optional>
 #include <string>
+#include <thread>
 
+#include "nn/distributed.h"
 #include "tools/lib/cli.h"
 #include "tools/lib/train_flags.h"
 #include "tools/train_flags_testing.h"
@@ -62,6 +67,52 @@ TEST_CASE("the options' defaults are the default run, and no flags change them")
   CHECK(flags.threads == o.threads);
   CHECK(flags.out == o.out);
   CHECK_FALSE(flags.resume);
+}
+
+namespace {
+// Sets (or, given nullptr, removes) an environment variable for one scope, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+}  // namespace
+
+TEST_CASE("every core by default only when a waiting thread's spin is bounded") {
+  using tg::gmm::waits_are_bounded;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Under mpirun the launcher's share of the cores decides instead (tested in tests/mpi).
+  const bool by_launcher = tg::nn::launch_from_environment().by_launcher;
+  {
+    ScopedEnv policy("OMP_WAIT_POLICY", nullptr), spin("GOMP_SPINCOUNT", nullptr);
+    CHECK_FALSE(waits_are_bounded());  // OpenMP's own default spins 300,000 times
+    if (!by_launcher) CHECK(tg::gmm::default_threads() == 1);
+  }
+  {
+    ScopedEnv policy("OMP_WAIT_POLICY", nullptr), spin("GOMP_SPINCOUNT", "1000");  // tools/train
+    CHECK(waits_are_bounded());
+    if (!by_launcher) CHECK(tg::gmm::default_threads() == cores);
+  }
+  {
+    ScopedEnv policy("OMP_WAIT_POLICY", "Passive"), spin("GOMP_SPINCOUNT", nullptr);
+    CHECK(waits_are_bounded());
+  }
+  {
+    ScopedEnv policy("OMP_WAIT_POLICY", "active"), spin("GOMP_SPINCOUNT", "1000");
+    CHECK_FALSE(waits_are_bounded());  // active wins over a spin count: threads never sleep
+    if (!by_launcher) CHECK(tg::gmm::default_threads() == 1);
+  }
+  {
+    ScopedEnv policy("OMP_WAIT_POLICY", nullptr), spin("GOMP_SPINCOUNT", "infinite");
+    CHECK_FALSE(waits_are_bounded());
+  }
 }
 
 TEST_CASE("each flag sets its field, typed") {

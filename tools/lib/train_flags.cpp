@@ -182,7 +182,8 @@ void TrainFlags::add_training_settings() {
          Field<&TrainOptions::loss>{});
   number("seed", "seed of the initialisation and data", Field<&TrainOptions::seed>{});
   number("threads",
-         "CPU threads (0: all; default: all if OMP_WAIT_POLICY=passive, else 1; under mpirun: "
+         "CPU threads (0: all; default: all if OMP_WAIT_POLICY=passive or GOMP_SPINCOUNT is set, as "
+         "tools/train does, else 1; under mpirun: "
          "the cores a process is bound to, else the cores / processes per machine)",
          Field<&TrainOptions::threads>{});
 }

@@ -62,15 +62,18 @@ def plot(runs, out):
                   "set logscale y", "set xtics 1", "set grid", "set key top left"]
         for i, (d, n, recs) in enumerate(runs):
             plots = []
-            for method in METHODS:
+            for color, method in enumerate(METHODS, start=1):  # one colour per method in every panel
+                style = f"with linespoints lw 2 lc {color} pt {color}"
                 rows = sorted((r["K"], r["l2_error"]) for r in recs
                               if r["method"] == method and r.get("l2_error") is not None)
-                if not rows:
+                if not rows:  # every task failed (spectral at K >= d): a key entry, no line
+                    if any(r["method"] == method for r in recs):
+                        plots.append(f"1/0 {style} title '{method}: failed'")
                     continue
                 data = os.path.join(tmp, f"{i}_{method}.dat")
                 with open(data, "w") as f:
                     f.writelines(f"{k} {e}\n" for k, e in rows)
-                plots.append(f"'{data}' using 1:2 with linespoints lw 2 title '{method}'")
+                plots.append(f"'{data}' using 1:2 {style} title '{method}'")
             script += [f"set title 'd = {d}, N = {n}'", "set xlabel 'K'",
                        "set ylabel 'l2-error'" if i == 0 else "unset ylabel",
                        "set key" if i == 0 else "unset key", "plot " + ", ".join(plots)]

@@ -165,7 +165,7 @@ TEST_CASE("tools/train --help: every setting with its type and default, exit cod
                            "--weight-head average|slot [slot]",
                            "--n INT [32]",
                            "--batch INT [8]",
-                           "--steps INT [9400]",
+                           "--steps INT [13400]",
                            "--lr FLOAT [0.003]",
                            "--min-lr FLOAT [0.0001]",
                            "--warmup INT [200]",

@@ -47,7 +47,7 @@ TEST_CASE("the options' defaults are the default run, and no flags change them")
   CHECK(o.model.weight_head == WeightHead::Slot);
   CHECK(o.n == 32);
   CHECK(o.batch == 8);
-  CHECK(o.steps == 9400);
+  CHECK(o.steps == 13400);
   CHECK(o.lr == 3e-3);
   CHECK(o.min_lr == 1e-4);
   CHECK(o.warmup == 200);
@@ -268,7 +268,7 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
       {"--weight-head average|slot", "[slot]"},
       {"--n INT", "[32]"},
       {"--batch INT", "[8]"},
-      {"--steps INT", "[9400]"},
+      {"--steps INT", "[13400]"},
       {"--lr FLOAT", "[0.003]"},
       {"--min-lr FLOAT", "[0.0001]"},
       {"--wd FLOAT", "[0]"},

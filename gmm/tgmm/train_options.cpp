@@ -27,15 +27,14 @@ int allowed_cores() {
   return CPU_COUNT(&mask);
 }
 
-}  // namespace
-
-namespace {
+// The environment variable `name`, lowercased ("" when unset).
 std::string lowercase_environment(const char* name) {
   const char* value = std::getenv(name);
   std::string s = value ? value : "";
   for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return s;
 }
+
 }  // namespace
 
 bool waits_are_bounded() {

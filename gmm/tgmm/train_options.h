@@ -47,22 +47,22 @@ struct TrainOptions {
   TgmmConfig model = {.d = 8,
                       .ks = {2, 3, 4, 5},
                       .k_max = 5,
-                      .embd = 64,
+                      .embd = 32,
                       .layers = 4,
                       .heads = 4,
                       .n_positions = 128,
                       .backbone = "set",
                       .weight_head = WeightHead::Slot};
-  // The recipe's defaults are the speedrun's winner (docs/speedrun.md): many cheap steps of few,
-  // short tasks — 8 tasks per K of at most 32 points, 13,400 steps — in the time the earlier
-  // default (16 tasks of at most 64 points, 3,000 steps) took on two cores; evaluation stays at
-  // N = 64.
+  // The model's width and the recipe are the speedrun's winner (docs/speedrun.md): a narrow model
+  // (D = 32) and many cheap steps of few, short tasks — 8 tasks per K of at most 32 points,
+  // 27,500 steps — in the time the earlier default (D = 64, 16 tasks of at most 64 points, 3,000
+  // steps) took on two cores; evaluation stays at N = 64.
   int64_t n = 32;        // max training N (points per task)
   // A curriculum over N: the most points per training task at the first step, raised linearly
   // to n by the middle of the run (n_at); 0 = n from the start.
   int64_t n_start = 0;
   int64_t batch = 8;      // tasks per K per step
-  int64_t steps = 13400;  // total optimiser steps (a resumed run continues up to this)
+  int64_t steps = 27500;  // total optimiser steps (a resumed run continues up to this)
   double lr = 3e-3;
   double min_lr = 1e-4;  // cosine floor
   double wd = 0.0;

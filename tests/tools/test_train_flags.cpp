@@ -40,14 +40,14 @@ TEST_CASE("the options' defaults are the default run, and no flags change them")
   const TrainOptions o;
   CHECK(o.model.d == 8);
   CHECK(o.model.ks == std::vector<int64_t>{2, 3, 4, 5});
-  CHECK(o.model.embd == 64);
+  CHECK(o.model.embd == 32);
   CHECK(o.model.layers == 4);
   CHECK(o.model.heads == 4);
   CHECK(o.model.backbone == "set");
   CHECK(o.model.weight_head == WeightHead::Slot);
   CHECK(o.n == 32);
   CHECK(o.batch == 8);
-  CHECK(o.steps == 13400);
+  CHECK(o.steps == 27500);
   CHECK(o.lr == 3e-3);
   CHECK(o.min_lr == 1e-4);
   CHECK(o.warmup == 200);
@@ -156,10 +156,10 @@ TEST_CASE("each flag sets its field, typed") {
 TEST_CASE(
     "a setting comes from its flag, else the config file, else the recipe, else the default") {
   const std::string config =
-      write_toml("tg_flags_precedence.toml", "layers = 2\nembd = 32\nlr = 0.002\n");
+      write_toml("tg_flags_precedence.toml", "layers = 2\nembd = 24\nlr = 0.002\n");
   const TrainOptions o = resolve("--recipe paper --config " + config + " --layers 3");
   CHECK(o.model.layers == 3);                             // flag over config (2) and recipe (12)
-  CHECK(o.model.embd == 32);                              // config over recipe (128)
+  CHECK(o.model.embd == 24);                              // config over recipe (128)
   CHECK(o.lr == 0.002);                                   // config over recipe (1e-3)
   CHECK(o.model.backbone == "gpt2");                      // recipe over default (set)
   CHECK(o.batch == 64);                                   // recipe
@@ -170,7 +170,7 @@ TEST_CASE(
   // Without the recipe, the same config and flag over the defaults.
   const TrainOptions plain = resolve("--config " + config + " --layers 3");
   CHECK(plain.model.layers == 3);
-  CHECK(plain.model.embd == 32);
+  CHECK(plain.model.embd == 24);                          // config over default (32)
   CHECK(plain.model.backbone == "set");
   CHECK(plain.batch == 8);
 
@@ -260,7 +260,7 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
   const std::pair<const char*, const char*> settings[] = {
       {"--d INT", "[8]"},
       {"--ks INT,...", "[2,3,4,5]"},
-      {"--embd INT", "[64]"},
+      {"--embd INT", "[32]"},
       {"--layers INT", "[4]"},
       {"--heads INT", "[4]"},
       {"--positions INT", "[128]"},
@@ -268,7 +268,7 @@ TEST_CASE("--help lists every setting with its type, default and meaning") {
       {"--weight-head average|slot", "[slot]"},
       {"--n INT", "[32]"},
       {"--batch INT", "[8]"},
-      {"--steps INT", "[13400]"},
+      {"--steps INT", "[27500]"},
       {"--lr FLOAT", "[0.003]"},
       {"--min-lr FLOAT", "[0.0001]"},
       {"--wd FLOAT", "[0]"},

@@ -1,7 +1,7 @@
 // progress.h — a training run on the console: what it is, how it goes, what it scores.
 //
 //   resumed from runs/default at step 1500                     (a resumed run)
-//   TGMM: P parameters, d=8, D=64, ...; <the schedule>       (the run)
+//   TGMM: P parameters, d=8, D=32, ...; <the schedule>       (the run)
 //   step 120/3000  loss 2.3141  lr 1.80e-03  9.8 steps/s  ETA 4m54s
 //   eval step 500  l2-error at N=64:  K=2 0.031 (em 0.012)  K=3 ...
 //
